@@ -1,0 +1,106 @@
+# onestop-etl - see README.md.  `make demo` and `make test` are the two
+# commands; everything else here serves them.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PYTHON  ?= python3
+
+PG_INCLUDE := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+WARN     = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla
+CPPFLAGS += -D_GNU_SOURCE -DDATADIR='"$(PREFIX)/share/onestop-etl"' -I$(PG_INCLUDE) -Ietl
+CFLAGS  ?= -O2 -g
+SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LIBS     = -lcurl -lcsv -lpq -lz -lpthread -lm
+
+SRC     := $(wildcard etl/*.c)
+LIBSRC  := $(filter-out etl/main.c,$(SRC))
+SQLSRC  := $(sort $(wildcard sql/[0-9]*.sql))
+REL_OBJ := $(patsubst etl/%.c,build/rel/%.o,$(SRC)) build/rel/sql_embed.o
+SAN_OBJ := $(patsubst etl/%.c,build/san/%.o,$(SRC)) build/san/sql_embed.o
+SAN_LIB := $(patsubst etl/%.c,build/san/%.o,$(LIBSRC)) build/san/sql_embed.o
+UNIT    := $(patsubst tests/unit/%.c,build/san/unit/%,$(wildcard tests/unit/test_*.c))
+
+# Debian packages the project builds and tests with.
+DEB_PKGS = gcc make pkg-config libcurl4-openssl-dev libcsv-dev libpq-dev \
+           zlib1g-dev postgresql postgresql-contrib python3 curl time
+
+.PHONY: all deps test unit demo bench fuzz chaos install uninstall clean format format-check
+
+all: build/onestop-etl
+
+build/onestop-etl: $(REL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(REL_OBJ) $(LIBS)
+
+build/rel/%.o: etl/%.c | build/rel
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The test build: the same sources under AddressSanitizer and UBSan.
+build/san/onestop-etl: $(SAN_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $(SAN_OBJ) $(LIBS)
+
+build/san/%.o: etl/%.c | build/san
+	$(CC) $(CPPFLAGS) $(WARN) $(SANFLAGS) -MMD -MP -c -o $@ $<
+
+build/san/unit/%: tests/unit/%.c $(SAN_LIB) | build/san/unit
+	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(SANFLAGS) -o $@ $< $(SAN_LIB) $(LIBS)
+
+# The migrations travel inside the binary: program and schema cannot drift.
+build/sql_embed.c: $(SQLSRC) etl/embed-sql.sh | build/rel
+	sh etl/embed-sql.sh $(SQLSRC) > $@.tmp && mv $@.tmp $@
+
+build/rel/sql_embed.o: build/sql_embed.c
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+build/san/sql_embed.o: build/sql_embed.c | build/san
+	$(CC) $(CPPFLAGS) $(WARN) $(SANFLAGS) -c -o $@ $<
+
+build/rel build/san build/san/unit:
+	mkdir -p $@
+
+-include $(wildcard build/rel/*.d build/san/*.d)
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "missing packages; run: sudo apt-get install -y" $$missing; exit 1; \
+	fi; \
+	echo "installing:" $$missing; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing
+
+unit: build/san/onestop-etl $(UNIT)
+
+test: deps
+	$(MAKE) unit
+	$(PYTHON) tests/run.py
+
+demo: deps
+	$(MAKE) all
+	$(PYTHON) tests/demo.py
+
+bench: deps
+	$(MAKE) all
+	@echo "bench: not yet (issue 7)"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/onestop-etl/sql
+	install -m 755 build/onestop-etl $(DESTDIR)$(PREFIX)/bin/onestop-etl
+	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/
+	install -m 644 config/calendar-vn.csv config/profiles.csv $(DESTDIR)$(PREFIX)/share/onestop-etl/
+	install -m 600 config/onestop-etl.conf.example $(DESTDIR)$(PREFIX)/share/onestop-etl/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/onestop-etl
+	rm -rf $(DESTDIR)$(PREFIX)/share/onestop-etl
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i etl/*.c etl/*.h tests/unit/*.c tests/unit/*.h
+
+format-check:
+	clang-format --dry-run --Werror etl/*.c etl/*.h tests/unit/*.c tests/unit/*.h

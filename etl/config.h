@@ -1,0 +1,66 @@
+/*
+ * config.h - the INI configuration (interfaces.md, "Configuration").
+ *
+ * config_load() reads the whole file and reports every problem it finds,
+ * each with file:line, before it gives up (tmux's cfg.c does the same):
+ * an operator fixing a file should not have to run the command five times.
+ * Secrets are read here (token_file / token_env) and live only in
+ * source_cfg.token; nothing prints that field.
+ */
+#ifndef ONESTOP_CONFIG_H
+#define ONESTOP_CONFIG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct source_cfg {
+	char *name;
+	char *url;
+	char *token_file;
+	char *token_env;
+	char *token; /* the secret itself, or NULL */
+	char *ca_file;
+	long page_size;
+	long timeout;
+	int retries;
+	double retry_delay;
+	long deadline; /* seconds for the whole source run; 0 = none */
+	int line;      /* where its section starts */
+};
+
+struct config {
+	char *path;
+	char *dsn; /* NULL: libpq takes the PG* environment */
+	char *calendar;
+	char *profiles;
+	int office_close; /* minutes after midnight */
+	long lookback;
+	double max_reject_pct;
+	long min_rejects;
+	int parallel;
+	char **personal_columns; /* NULL-terminated, never NULL itself */
+	struct source_cfg *sources;
+	size_t nsources;
+};
+
+/*
+ * The path to read: explicit, else $ONESTOP_ETL_CONFIG, else the system
+ * file.
+ */
+const char *config_default_path(const char *explicit_path);
+
+/*
+ * Load and check the file.  Every problem goes to errs as one line
+ * ("file:line: message\n"); warnings (a file others can read, a calendar
+ * that does not cover a year) go to warns.  Returns the number of errors:
+ * 0 means cfg is ready to use.  Call config_release() in every case.
+ */
+int config_load(const char *path, struct config *cfg, struct buf *errs,
+		struct buf *warns);
+void config_release(struct config *cfg);
+
+/* The source named name, or NULL. */
+struct source_cfg *config_find_source(struct config *cfg, const char *name);
+
+#endif

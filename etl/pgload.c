@@ -1,0 +1,215 @@
+#include "pgload.h"
+#include "log.h"
+#include "sql_embed.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The advisory lock's key: "onestop" in two 32-bit halves. */
+#define LOCK_KEY1 0x6f6e6573
+#define LOCK_KEY2 0x746f70
+
+/* One line of libpq's message, without its trailing newline. */
+static int pg_error(struct buf *err, const char *what, const char *msg)
+{
+	buf_reset(err);
+	buf_addf(err, "%s: ", what);
+	size_t len = strcspn(msg, "\n");
+	buf_add(err, msg, len);
+	return -1;
+}
+
+PGconn *pg_connect(const char *conninfo, struct buf *err)
+{
+	PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
+	if (!conn) {
+		pg_error(err, "cannot connect to the warehouse", "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		pg_error(err, "cannot connect to the warehouse", PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	/*
+	 * Quiet NOTICEs (CREATE ... IF NOT EXISTS) and a fixed zone for any
+	 * text timestamps we read back: rules never depend on it, but
+	 * messages and watermarks then read the same on every host.
+	 */
+	PGresult *res = PQexec(conn, "SET client_min_messages = warning; "
+				     "SET TIME ZONE 'Asia/Ho_Chi_Minh'");
+	PQclear(res);
+	return conn;
+}
+
+void pg_close(PGconn *conn)
+{
+	if (conn)
+		PQfinish(conn);
+}
+
+static PGresult *run(PGconn *conn, const char *sql, int nparams,
+		     const char *const *params)
+{
+	if (nparams == 0)
+		return PQexec(conn, sql);
+	return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+}
+
+int pg_exec(PGconn *conn, const char *sql, int nparams,
+	    const char *const *params, struct buf *err)
+{
+	PGresult *res = run(conn, sql, nparams, params);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = pg_error(err, "warehouse", PQresultErrorMessage(res));
+	PQclear(res);
+	return rc;
+}
+
+PGresult *pg_query(PGconn *conn, const char *sql, int nparams,
+		   const char *const *params, struct buf *err)
+{
+	PGresult *res = run(conn, sql, nparams, params);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_error(err, "warehouse", PQresultErrorMessage(res));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int pg_query_value(PGconn *conn, const char *sql, int nparams,
+		   const char *const *params, struct buf *out, struct buf *err)
+{
+	PGresult *res = pg_query(conn, sql, nparams, params, err);
+	if (!res)
+		return -1;
+	buf_reset(out);
+	int isnull = PQntuples(res) == 0 || PQgetisnull(res, 0, 0);
+	if (!isnull)
+		buf_adds(out, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return isnull;
+}
+
+int pg_copy_begin(PGconn *conn, const char *sql, struct buf *err)
+{
+	PGresult *res = PQexec(conn, sql);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		rc = pg_error(err, "warehouse", PQresultErrorMessage(res));
+	PQclear(res);
+	return rc;
+}
+
+int pg_copy_put(PGconn *conn, const char *data, size_t len, struct buf *err)
+{
+	if (len == 0)
+		return 0;
+	if (PQputCopyData(conn, data, (int)len) != 1)
+		return pg_error(err, "warehouse", PQerrorMessage(conn));
+	return 0;
+}
+
+int pg_copy_end(PGconn *conn, const char *abort_msg, struct buf *err)
+{
+	int rc = 0;
+	if (PQputCopyEnd(conn, abort_msg) != 1)
+		rc = pg_error(err, "warehouse", PQerrorMessage(conn));
+	PGresult *res;
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (!abort_msg && rc == 0 &&
+		    PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = pg_error(err, "warehouse", PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	return rc;
+}
+
+int pg_lock_writers(PGconn *conn, bool wait, struct buf *err)
+{
+	const char *sql = wait ? "SELECT pg_advisory_lock($1::int, $2::int), true"
+			       : "SELECT pg_try_advisory_lock($1::int, $2::int)";
+	char k1[16], k2[16];
+	snprintf(k1, sizeof(k1), "%d", LOCK_KEY1);
+	snprintf(k2, sizeof(k2), "%d", LOCK_KEY2);
+	const char *params[] = { k1, k2 };
+	PGresult *res = pg_query(conn, sql, 2, params, err);
+	if (!res)
+		return -1;
+	int got = !strcmp(PQgetvalue(res, 0, PQnfields(res) - 1), "t");
+	PQclear(res);
+	return got ? 0 : 1;
+}
+
+int pg_schema_target(void)
+{
+	return sql_files[sql_file_count - 1].version;
+}
+
+int pg_schema_version(PGconn *conn, int *version, struct buf *err)
+{
+	struct buf out;
+	buf_init(&out, 64);
+	*version = 0;
+	int rc = pg_query_value(conn,
+		"SELECT CASE WHEN to_regclass('etl.schema_migration') IS NULL "
+		"THEN 0 ELSE (SELECT coalesce(max(version), 0) FROM etl.schema_migration) END",
+		0, NULL, &out, err);
+	if (rc == 0)
+		*version = atoi(buf_str(&out));
+	buf_release(&out);
+	return rc < 0 ? -1 : 0;
+}
+
+static int apply_migration(PGconn *conn, const struct sql_file *f, struct buf *err)
+{
+	char version[16];
+	snprintf(version, sizeof(version), "%d", f->version);
+	const char *params[] = { version, f->name };
+	if (pg_exec(conn, "BEGIN", 0, NULL, err) < 0)
+		return -1;
+	if (pg_exec(conn, f->text, 0, NULL, err) < 0 ||
+	    pg_exec(conn, "INSERT INTO etl.schema_migration (version, name) VALUES ($1, $2)",
+		    2, params, err) < 0 ||
+	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0) {
+		struct buf ignored;
+		buf_init(&ignored, 256);
+		pg_exec(conn, "ROLLBACK", 0, NULL, &ignored);
+		buf_release(&ignored);
+		buf_addf(err, " (in %s)", f->name);
+		return -1;
+	}
+	log_info(NULL, NULL, "applied migration %s", f->name);
+	return 0;
+}
+
+int pg_migrate(PGconn *conn, struct buf *err)
+{
+	if (pg_exec(conn,
+		    "CREATE SCHEMA IF NOT EXISTS etl; "
+		    "CREATE TABLE IF NOT EXISTS etl.schema_migration ("
+		    " version int PRIMARY KEY, name text NOT NULL,"
+		    " applied_at timestamptz NOT NULL DEFAULT now())",
+		    0, NULL, err) < 0)
+		return -1;
+	int current;
+	if (pg_schema_version(conn, &current, err) < 0)
+		return -1;
+	if (current > pg_schema_target()) {
+		buf_reset(err);
+		buf_addf(err, "the warehouse is at schema version %d, newer than this program's %d",
+			 current, pg_schema_target());
+		return -1;
+	}
+	for (size_t i = 0; i < sql_file_count; i++) {
+		if (sql_files[i].version <= current)
+			continue;
+		if (apply_migration(conn, &sql_files[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * pgload.h - everything the pipeline says to PostgreSQL goes through here:
+ * connections, statements with parameters, COPY, the writers' advisory
+ * lock, schema migrations and the run audit.
+ *
+ * No statement is ever built by pasting data into SQL text: values travel
+ * as parameters or inside COPY.  Functions return 0 or -1; on -1 the
+ * message (one line, no secrets: libpq's own text) is in err.
+ */
+#ifndef ONESTOP_PGLOAD_H
+#define ONESTOP_PGLOAD_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "buf.h"
+
+/* Connect; a conninfo of NULL or "" takes libpq's PG* environment. */
+PGconn *pg_connect(const char *conninfo, struct buf *err);
+void pg_close(PGconn *conn);
+
+/* A statement without result rows; params may be NULL when nparams is 0. */
+int pg_exec(PGconn *conn, const char *sql, int nparams,
+	    const char *const *params, struct buf *err);
+/* A statement with result rows; NULL on error.  PQclear() the result. */
+PGresult *pg_query(PGconn *conn, const char *sql, int nparams,
+		   const char *const *params, struct buf *err);
+/* A query that returns one value, copied into out (NULL → "" and 1). */
+int pg_query_value(PGconn *conn, const char *sql, int nparams,
+		   const char *const *params, struct buf *out, struct buf *err);
+
+/*
+ * COPY ... FROM STDIN.  pg_copy_put() sends what it is given (callers
+ * batch rows into large chunks); pg_copy_end() with abort_msg != NULL
+ * aborts the COPY, which fails the statement (and the transaction or
+ * savepoint around it).
+ */
+int pg_copy_begin(PGconn *conn, const char *sql, struct buf *err);
+int pg_copy_put(PGconn *conn, const char *data, size_t len, struct buf *err);
+int pg_copy_end(PGconn *conn, const char *abort_msg, struct buf *err);
+
+/*
+ * The writers' lock (interfaces.md: run, rerun, load-file, rescore and
+ * migrate never work at once).  Session-level, so it dies with the
+ * connection.  Returns 0 when held, 1 when busy and !wait, -1 on error.
+ */
+int pg_lock_writers(PGconn *conn, bool wait, struct buf *err);
+
+/*
+ * Migrations are the numbered files of sql/, embedded in the binary at
+ * build time so the program and its schema cannot drift apart.
+ */
+int pg_schema_version(PGconn *conn, int *version, struct buf *err);
+int pg_schema_target(void);
+int pg_migrate(PGconn *conn, struct buf *err);
+
+#endif

@@ -1,0 +1,863 @@
+#include "pipeline.h"
+#include "calendar.h"
+#include "civil.h"
+#include "csvstream.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define COPY_CHUNK (256 * 1024)    /* rows are sent to COPY in chunks this big */
+#define MAX_RECORD (1024 * 1024)   /* a record past this is a runaway quote */
+#define ERR_CAP 4096
+#define USER_AGENT "onestop-etl/" ONESTOP_VERSION
+
+#ifndef ONESTOP_VERSION
+#define ONESTOP_VERSION "0.1.0"
+#endif
+
+/* Counts of one entity in one source run (etl.run_entity). */
+struct entity_counts {
+	long long read, loaded, rejected, superseded;
+	long long total_announced; /* X-Total-Count, -1 when absent */
+	bool present;
+};
+
+/*
+ * The state of one entity's extract while pages stream through it.  Page
+ * counters are added to the totals only when the page is accepted, so a
+ * page fetched again counts its rows, rejects and row numbers once.
+ */
+struct extract {
+	const struct app *app;
+	const struct source_cfg *src;
+	enum entity entity;
+	long long run_id;
+	PGconn *conn;  /* the source run's transaction: staging */
+	PGconn *audit; /* autocommit: rejects survive a failed run */
+	struct csvstream *csv;
+	struct record_map *map;
+	struct buf copy; /* rows waiting for the next COPY chunk */
+	struct buf raw;  /* one rejected row, masked */
+	struct buf rej;  /* reject lines waiting for their COPY chunk */
+	long long row_base;   /* rows numbered before this page */
+	long long page_read, page_rejected;
+	long long read, rejected;
+	bool copy_open, rej_open;
+	bool page_bad;   /* malformed page: fetch it again */
+	bool fatal;      /* stop the source run */
+	struct buf err;
+};
+
+static const char *const mode_names[] = { "nightly", "backfill", "full", "file" };
+
+const char *run_mode_name(enum run_mode mode)
+{
+	return mode_names[mode];
+}
+
+/* ---------------------------------------------------------------- rejects */
+
+static int reject_flush(struct extract *x)
+{
+	if (!x->rej.len)
+		return 0;
+	if (!x->rej_open) {
+		if (pg_exec(x->audit, "BEGIN", 0, NULL, &x->err) < 0 ||
+		    pg_copy_begin(x->audit,
+				  "COPY etl.reject (run_id, source, entity, row_number,"
+				  " reason, column_name, raw) FROM STDIN",
+				  &x->err) < 0)
+			return -1;
+		x->rej_open = true;
+	}
+	int rc = pg_copy_put(x->audit, x->rej.data, x->rej.len, &x->err);
+	buf_reset(&x->rej);
+	return rc;
+}
+
+/* End the page's reject COPY: commit it with the page, or drop it. */
+static int reject_finish(struct extract *x, bool keep)
+{
+	if (keep && reject_flush(x) < 0)
+		keep = false;
+	buf_reset(&x->rej);
+	if (!x->rej_open)
+		return keep ? 0 : -1;
+	x->rej_open = false;
+	if (!keep) {
+		struct buf ignored;
+		buf_init(&ignored, ERR_CAP);
+		pg_copy_end(x->audit, "page discarded", &ignored);
+		pg_exec(x->audit, "ROLLBACK", 0, NULL, &ignored);
+		buf_release(&ignored);
+		return -1;
+	}
+	if (pg_copy_end(x->audit, NULL, &x->err) < 0 ||
+	    pg_exec(x->audit, "COMMIT", 0, NULL, &x->err) < 0)
+		return -1;
+	return 0;
+}
+
+static void reject_add(struct extract *x, long long row_number,
+		       const struct reject *r)
+{
+	struct buf *b = &x->rej;
+	buf_addf(b, "%lld\t", x->run_id);
+	copy_escape(b, x->src->name, strlen(x->src->name));
+	buf_addf(b, "\t%s\t%lld\t%s\t", entity_name(x->entity), row_number,
+		 reject_code(r->reason));
+	if (r->column)
+		copy_escape(b, r->column, strlen(r->column));
+	else
+		buf_adds(b, "\\N");
+	buf_addc(b, '\t');
+	copy_escape(b, x->raw.data ? x->raw.data : "", x->raw.len);
+	buf_addc(b, '\n');
+	if (b->len >= COPY_CHUNK && reject_flush(x) < 0)
+		x->fatal = true;
+}
+
+/* ------------------------------------------------------------ the records */
+
+static int on_header(struct extract *x, const struct field *fields, size_t n)
+{
+	record_map_free(x->map);
+	struct buf msg;
+	buf_init(&msg, ERR_CAP);
+	x->map = record_map_new(x->entity, fields, n,
+				(const char *const *)x->app->cfg->personal_columns,
+				&msg);
+	if (!x->map) {
+		buf_reset(&x->err);
+		buf_addf(&x->err, "%s: %s", entity_name(x->entity), buf_str(&msg));
+		x->fatal = true;
+	}
+	buf_release(&msg);
+	return x->map ? 0 : -1;
+}
+
+static int on_record(void *ctx, long record_no, const struct field *fields,
+		     size_t n)
+{
+	struct extract *x = ctx;
+	if (record_no == 0)
+		return on_header(x, fields, n);
+
+	long long row_number = x->row_base + ++x->page_read;
+	struct reject r;
+	buf_reset(&x->raw);
+	if (record_convert(x->map, fields, n, row_number, &x->copy, &r, &x->raw)) {
+		x->page_rejected++;
+		reject_add(x, row_number, &r);
+	}
+	if (x->copy.len >= COPY_CHUNK) {
+		if (pg_copy_put(x->conn, x->copy.data, x->copy.len, &x->err) < 0) {
+			x->fatal = true;
+			return -1;
+		}
+		buf_reset(&x->copy);
+	}
+	return x->fatal ? -1 : 0;
+}
+
+/* --------------------------------------------------------- page lifecycle */
+
+static int page_begin(void *ctx, long page_no, int attempt)
+{
+	struct extract *x = ctx;
+	char sql[512];
+
+	if (attempt > 0)
+		log_info(x->src->name, entity_name(x->entity),
+			 "fetching page %ld again (attempt %d)", page_no + 1,
+			 attempt + 1);
+	csvstream_reset(x->csv);
+	record_map_free(x->map);
+	x->map = NULL;
+	x->page_read = x->page_rejected = 0;
+	x->page_bad = false;
+	buf_reset(&x->copy);
+	buf_reset(&x->rej);
+	snprintf(sql, sizeof(sql), "COPY %s (%s) FROM STDIN",
+		 entity_staging_table(x->entity),
+		 entity_staging_columns(x->entity));
+	if (pg_exec(x->conn, "SAVEPOINT page", 0, NULL, &x->err) < 0 ||
+	    pg_copy_begin(x->conn, sql, &x->err) < 0) {
+		x->fatal = true;
+		return SINK_FATAL;
+	}
+	x->copy_open = true;
+	return SINK_OK;
+}
+
+static int page_data(void *ctx, const char *bytes, size_t len)
+{
+	struct extract *x = ctx;
+	if (x->fatal || x->page_bad)
+		return 0; /* judged in page_end, after the body is read */
+	int rc = csvstream_feed(x->csv, bytes, len);
+	if (rc == -1 && !x->fatal) {
+		x->page_bad = true;
+		buf_reset(&x->err);
+		buf_addf(&x->err, "%s: page malformed: %s", entity_name(x->entity),
+			 csvstream_error(x->csv));
+	}
+	return 0;
+}
+
+/* Throw the page away: its staged rows and its rejects. */
+static void page_discard(struct extract *x)
+{
+	struct buf ignored;
+	buf_init(&ignored, ERR_CAP);
+	if (x->copy_open)
+		pg_copy_end(x->conn, "page discarded", &ignored);
+	x->copy_open = false;
+	if (pg_exec(x->conn, "ROLLBACK TO SAVEPOINT page", 0, NULL, &ignored) < 0)
+		x->fatal = true;
+	reject_finish(x, false);
+	buf_release(&ignored);
+}
+
+static int page_accept(struct extract *x)
+{
+	if (pg_copy_put(x->conn, x->copy.data, x->copy.len, &x->err) < 0 ||
+	    pg_copy_end(x->conn, NULL, &x->err) < 0) {
+		x->copy_open = false;
+		return -1;
+	}
+	x->copy_open = false;
+	buf_reset(&x->copy);
+	if (pg_exec(x->conn, "RELEASE SAVEPOINT page", 0, NULL, &x->err) < 0)
+		return -1;
+	if (reject_finish(x, true) < 0 && x->rej_open)
+		return -1;
+	x->row_base += x->page_read;
+	x->read += x->page_read;
+	x->rejected += x->page_rejected;
+	return 0;
+}
+
+static int page_end(void *ctx, int ok)
+{
+	struct extract *x = ctx;
+	if (!ok) {
+		page_discard(x);
+		return SINK_OK;
+	}
+	if (!x->fatal && !x->page_bad && csvstream_finish(x->csv) == -1 && !x->fatal) {
+		x->page_bad = true;
+		buf_reset(&x->err);
+		buf_addf(&x->err, "%s: page malformed: %s", entity_name(x->entity),
+			 csvstream_error(x->csv));
+	}
+	if (x->fatal || x->page_bad) {
+		page_discard(x);
+		if (x->page_bad && !x->fatal)
+			log_warn(x->src->name, entity_name(x->entity), "%s",
+				 buf_str(&x->err));
+		return x->fatal ? SINK_FATAL : SINK_RETRY;
+	}
+	if (page_accept(x) < 0) {
+		x->fatal = true;
+		page_discard(x);
+		return SINK_FATAL;
+	}
+	return SINK_OK;
+}
+
+static void extract_init(struct extract *x, const struct app *app,
+			 const struct source_cfg *src, enum entity e,
+			 long long run_id, PGconn *conn, PGconn *audit)
+{
+	memset(x, 0, sizeof(*x));
+	x->app = app;
+	x->src = src;
+	x->entity = e;
+	x->run_id = run_id;
+	x->conn = conn;
+	x->audit = audit;
+	x->csv = csvstream_new(MAX_RECORD, on_record, x);
+	buf_init(&x->copy, SIZE_MAX / 2);
+	buf_init(&x->raw, SIZE_MAX / 2);
+	buf_init(&x->rej, SIZE_MAX / 2);
+	buf_init(&x->err, ERR_CAP);
+}
+
+static void extract_release(struct extract *x)
+{
+	csvstream_free(x->csv);
+	record_map_free(x->map);
+	buf_release(&x->copy);
+	buf_release(&x->raw);
+	buf_release(&x->rej);
+	buf_release(&x->err);
+}
+
+/* ------------------------------------------------------------ the sources */
+
+/*
+ * A file export is one page: read it through zlib, which passes a plain
+ * file through unchanged and decompresses a .csv.gz.
+ */
+static int fetch_file(const char *path, const struct page_sink *sink,
+		      struct buf *err)
+{
+	gzFile gz = gzopen(path, "rb");
+	if (!gz) {
+		buf_addf(err, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	char chunk[64 * 1024];
+	int n, rc = 0;
+	if (sink->begin(sink->ctx, 0, 0) != SINK_OK) {
+		gzclose(gz);
+		return -1;
+	}
+	while ((n = gzread(gz, chunk, sizeof(chunk))) > 0)
+		sink->data(sink->ctx, chunk, (size_t)n);
+	if (n < 0 || !gzeof(gz)) {
+		int zerr;
+		const char *msg = gzerror(gz, &zerr);
+		buf_addf(err, "cannot read '%s': %s", path, msg);
+		sink->end(sink->ctx, 0);
+		rc = -1;
+	} else {
+		int st = sink->end(sink->ctx, 1);
+		if (st == SINK_RETRY) {
+			buf_addf(err, "'%s' is malformed", path);
+			rc = -1;
+		} else if (st != SINK_OK) {
+			rc = -1;
+		}
+	}
+	gzclose(gz);
+	return rc;
+}
+
+static void window_param(PGconn *conn, const struct app *app,
+			 const struct source_cfg *src, enum entity e,
+			 char out[15])
+{
+	struct buf val, err;
+	buf_init(&val, 64);
+	buf_init(&err, ERR_CAP);
+	char lookback[32];
+	snprintf(lookback, sizeof(lookback), "%ld", app->cfg->lookback);
+	const char *params[] = { src->name, entity_name(e), lookback };
+	out[0] = '\0';
+	if (pg_query_value(conn,
+			   "SELECT to_char((updated_until - make_interval(secs => $3::int))"
+			   " AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYYMMDDHH24MISS')"
+			   " FROM etl.watermark WHERE source = $1 AND entity = $2",
+			   3, params, &val, &err) == 0)
+		snprintf(out, 15, "%s", buf_str(&val));
+	buf_release(&val);
+	buf_release(&err);
+}
+
+static int extract_entity(struct extract *x, const struct run_request *req,
+			  struct entity_counts *counts)
+{
+	const struct page_sink sink = { x, page_begin, page_data, page_end };
+	char since[15] = "";
+	int rc;
+
+	counts->total_announced = -1;
+	if (req->mode == MODE_FILE) {
+		rc = fetch_file(req->file, &sink, &x->err);
+	} else {
+		if (req->mode == MODE_NIGHTLY)
+			window_param(x->conn, x->app, x->src, x->entity, since);
+		struct http_source hs = {
+			.name = x->src->name, .url = x->src->url,
+			.token = x->src->token, .ca_file = x->src->ca_file,
+			.page_size = x->src->page_size, .timeout = x->src->timeout,
+			.retries = x->src->retries, .retry_delay = x->src->retry_delay,
+			.user_agent = USER_AGENT,
+		};
+		struct http_query q = {
+			.entity = entity_name(x->entity),
+			.updated_since = req->mode == MODE_NIGHTLY
+						 ? (since[0] ? since : NULL)
+						 : req->since,
+			.updated_until = req->until,
+		};
+		struct http_result res;
+		memset(&res, 0, sizeof(res));
+		struct buf herr;
+		buf_init(&herr, ERR_CAP);
+		rc = http_fetch_entity(&hs, &q, &sink, &res, &herr);
+		if (rc < 0 && !x->fatal) {
+			buf_reset(&x->err);
+			buf_adds(&x->err, buf_str(&herr));
+		}
+		buf_release(&herr);
+		counts->total_announced = res.total_count;
+	}
+	counts->present = true;
+	counts->read = x->read;
+	counts->rejected = x->rejected;
+	if (rc < 0 || x->fatal)
+		return -1;
+	return 0;
+}
+
+/* The guards of source-api.md: too many rejects, fewer rows than announced. */
+static int check_guards(const struct app *app, const struct extract *x,
+			const struct entity_counts *c, struct buf *err)
+{
+	const char *ename = entity_name(x->entity);
+	if (c->rejected >= app->cfg->min_rejects && c->read > 0 &&
+	    (double)c->rejected * 100.0 > app->cfg->max_reject_pct * (double)c->read) {
+		buf_addf(err, "%s: %lld of %lld rows rejected (over %g%%): the export's format may have changed",
+			 ename, c->rejected, c->read, app->cfg->max_reject_pct);
+		return -1;
+	}
+	if (c->total_announced >= 0 && c->read < c->total_announced) {
+		buf_addf(err, "%s: the server announced %lld rows (X-Total-Count) but sent %lld",
+			 ename, c->total_announced, c->read);
+		return -1;
+	}
+	if (c->total_announced >= 0 && c->read > c->total_announced)
+		log_info(x->src->name, ename,
+			 "%lld rows read, %lld announced: rows changed while paging",
+			 c->read, c->total_announced);
+	return 0;
+}
+
+/* ----------------------------------------------------------- the audit row */
+
+static long long audit_begin(PGconn *audit, const struct app *app,
+			     const struct source_cfg *src,
+			     const struct run_request *req, struct buf *err)
+{
+	char batch[32], rerun_of[32];
+	snprintf(batch, sizeof(batch), "%lld", app->batch_id);
+	snprintf(rerun_of, sizeof(rerun_of), "%lld", req->rerun_of);
+	const char *params[] = {
+		src->name, req->command, run_mode_name(req->mode), req->since,
+		req->until, batch, req->rerun_of ? rerun_of : NULL, req->file,
+	};
+	struct buf id;
+	buf_init(&id, 64);
+	long long run_id = -1;
+	if (pg_query_value(audit,
+			   "INSERT INTO etl.run (source, command, mode, started_at, status,"
+			   " window_from, window_to, batch_id, rerun_of, file_name, pid,"
+			   " rows_read, rows_loaded, rows_rejected)"
+			   " VALUES ($1, $2, $3, clock_timestamp(), 'running',"
+			   " to_timestamp($4, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh',"
+			   " to_timestamp($5, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh',"
+			   " $6, $7, $8, pg_backend_pid(), 0, 0, 0) RETURNING run_id",
+			   8, params, &id, err) == 0)
+		run_id = atoll(buf_str(&id));
+	buf_release(&id);
+	return run_id;
+}
+
+static void audit_fail(PGconn *audit, long long run_id,
+		       const struct entity_counts *counts, const char *message)
+{
+	long long read = 0, rejected = 0;
+	for (int e = 0; e < ENTITY_COUNT; e++) {
+		read += counts[e].read;
+		rejected += counts[e].rejected;
+	}
+	char id[32], r[32], j[32];
+	snprintf(id, sizeof(id), "%lld", run_id);
+	snprintf(r, sizeof(r), "%lld", read);
+	snprintf(j, sizeof(j), "%lld", rejected);
+	const char *params[] = { id, message, r, j };
+	struct buf err;
+	buf_init(&err, ERR_CAP);
+	if (pg_exec(audit,
+		    "UPDATE etl.run SET status = 'failed', finished_at = clock_timestamp(),"
+		    " error = $2, rows_read = $3, rows_loaded = 0, rows_rejected = $4"
+		    " WHERE run_id = $1",
+		    4, params, &err) < 0)
+		log_error(NULL, NULL, "cannot record the failure of run %lld: %s",
+			  run_id, buf_str(&err));
+	buf_release(&err);
+}
+
+/* ------------------------------------------------------------- the commit */
+
+static int merge(PGconn *conn, const struct app *app, const struct source_cfg *src,
+		 int rank, long long run_id, struct entity_counts *counts,
+		 struct buf *err)
+{
+	char id[32], r[16], batch[32];
+	snprintf(id, sizeof(id), "%lld", run_id);
+	snprintf(r, sizeof(r), "%d", rank);
+	snprintf(batch, sizeof(batch), "%lld", app->batch_id);
+	const char *params[] = { id, src->name, r, batch };
+	PGresult *res = pg_query(conn,
+		"SELECT entity, rows_loaded, rows_superseded,"
+		" to_char(watermark, 'YYYY-MM-DD HH24:MI:SS.USOF')"
+		" FROM etl.merge_staging($1, $2, $3, $4)",
+		4, params, err);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int e = entity_from_name(PQgetvalue(res, i, 0));
+		if (e < 0)
+			continue;
+		counts[e].loaded = atoll(PQgetvalue(res, i, 1));
+		counts[e].superseded = atoll(PQgetvalue(res, i, 2));
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * The watermark moves forward only: to the latest CapNhatLuc loaded.  A
+ * file or a backfill window that starts after the watermark must not move
+ * it, or the changes between the two would never be asked for.
+ */
+static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
+			      const struct run_request *req, struct buf *err)
+{
+	if (req->mode == MODE_FILE)
+		return 0;
+	const char *params[] = { src->name, req->mode == MODE_BACKFILL ? req->since : NULL };
+	return pg_exec(conn,
+		"INSERT INTO etl.watermark AS w (source, entity, updated_until)"
+		" SELECT $1, entity, max(updated_at) FROM ("
+		"  SELECT 'donvi' AS entity, updated_at FROM stg_donvi"
+		"  UNION ALL SELECT 'thutuc', updated_at FROM stg_thutuc"
+		"  UNION ALL SELECT 'hoso', updated_at FROM stg_hoso"
+		"  UNION ALL SELECT 'bosung', updated_at FROM stg_bosung"
+		"  UNION ALL SELECT 'quatrinh', updated_at FROM stg_quatrinh) s"
+		" GROUP BY entity"
+		" ON CONFLICT (source, entity) DO UPDATE"
+		" SET updated_until = greatest(w.updated_until, excluded.updated_until)"
+		" WHERE $2::text IS NULL OR w.updated_until >="
+		"  to_timestamp($2, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'",
+		2, params, err);
+}
+
+static int record_counts(PGconn *conn, long long run_id,
+			 const struct entity_counts *counts, struct buf *err)
+{
+	long long t[4] = { 0, 0, 0, 0 };
+	char id[32], v[4][32];
+	snprintf(id, sizeof(id), "%lld", run_id);
+	for (int e = 0; e < ENTITY_COUNT; e++) {
+		const struct entity_counts *c = &counts[e];
+		if (!c->present)
+			continue;
+		snprintf(v[0], 32, "%lld", c->read);
+		snprintf(v[1], 32, "%lld", c->loaded);
+		snprintf(v[2], 32, "%lld", c->rejected);
+		snprintf(v[3], 32, "%lld", c->superseded);
+		const char *params[] = { id, entity_name(e), v[0], v[1], v[2], v[3] };
+		if (pg_exec(conn,
+			    "INSERT INTO etl.run_entity (run_id, entity, rows_read,"
+			    " rows_loaded, rows_rejected, rows_superseded)"
+			    " VALUES ($1, $2, $3, $4, $5, $6)",
+			    6, params, err) < 0)
+			return -1;
+		t[0] += c->read;
+		t[1] += c->loaded;
+		t[2] += c->rejected;
+	}
+	snprintf(v[0], 32, "%lld", t[0]);
+	snprintf(v[1], 32, "%lld", t[1]);
+	snprintf(v[2], 32, "%lld", t[2]);
+	const char *params[] = { id, v[0], v[1], v[2] };
+	return pg_exec(conn,
+		       "UPDATE etl.run SET status = 'succeeded', finished_at = clock_timestamp(),"
+		       " rows_read = $2, rows_loaded = $3, rows_rejected = $4, error = NULL"
+		       " WHERE run_id = $1",
+		       4, params, err);
+}
+
+static int commit_source(PGconn *conn, const struct app *app,
+			 const struct source_cfg *src, int rank,
+			 const struct run_request *req, long long run_id,
+			 struct entity_counts *counts, struct buf *err)
+{
+	const char *as_of[] = { app->as_of };
+	if (merge(conn, app, src, rank, run_id, counts, err) < 0 ||
+	    advance_watermarks(conn, src, req, err) < 0 ||
+	    pg_exec(conn, "SELECT etl.derive($1::timestamptz)", 1, as_of, err) < 0 ||
+	    record_counts(conn, run_id, counts, err) < 0 ||
+	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void log_counts(const struct source_cfg *src, const struct entity_counts *counts)
+{
+	for (int e = 0; e < ENTITY_COUNT; e++) {
+		const struct entity_counts *c = &counts[e];
+		if (c->present)
+			log_info(src->name, entity_name(e),
+				 "read %lld, loaded %lld, rejected %lld, superseded %lld",
+				 c->read, c->loaded, c->rejected, c->superseded);
+	}
+}
+
+static int extract_all(const struct app *app, const struct source_cfg *src,
+		       const struct run_request *req, long long run_id,
+		       PGconn *conn, PGconn *audit, struct entity_counts *counts,
+		       struct buf *err)
+{
+	for (int e = 0; e < ENTITY_COUNT; e++) {
+		if (req->mode == MODE_FILE && e != (int)req->entity)
+			continue;
+		struct extract x;
+		extract_init(&x, app, src, (enum entity)e, run_id, conn, audit);
+		int rc = extract_entity(&x, req, &counts[e]);
+		if (rc < 0)
+			buf_adds(err, buf_str(&x.err));
+		else
+			rc = check_guards(app, &x, &counts[e], err);
+		if (rc == 0)
+			log_debug(src->name, entity_name(e), "%lld rows read",
+				  counts[e].read);
+		extract_release(&x);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int pipeline_run_source(struct app *app, const struct source_cfg *src,
+			int rank, const struct run_request *req,
+			long long *run_id)
+{
+	struct entity_counts counts[ENTITY_COUNT];
+	struct buf err;
+	PGconn *conn = NULL, *audit = NULL;
+	int rc = -1;
+
+	memset(counts, 0, sizeof(counts));
+	buf_init(&err, ERR_CAP);
+	*run_id = -1;
+	audit = pg_connect(app->conninfo, &err);
+	conn = audit ? pg_connect(app->conninfo, &err) : NULL;
+	if (!conn)
+		goto out;
+	*run_id = audit_begin(audit, app, src, req, &err);
+	if (*run_id < 0)
+		goto out;
+	log_info(src->name, NULL, "run %lld started (%s)", *run_id,
+		 run_mode_name(req->mode));
+	if (pg_exec(conn, "BEGIN", 0, NULL, &err) < 0 ||
+	    pg_exec(conn, "SELECT etl.create_staging()", 0, NULL, &err) < 0 ||
+	    extract_all(app, src, req, *run_id, conn, audit, counts, &err) < 0 ||
+	    commit_source(conn, app, src, rank, req, *run_id, counts, &err) < 0)
+		goto out;
+	log_counts(src, counts);
+	rc = 0;
+out:
+	if (rc < 0) {
+		log_error(src->name, NULL, "%s", buf_str(&err));
+		if (conn) {
+			struct buf ignored;
+			buf_init(&ignored, ERR_CAP);
+			pg_exec(conn, "ROLLBACK", 0, NULL, &ignored);
+			buf_release(&ignored);
+		}
+		if (audit && *run_id > 0)
+			audit_fail(audit, *run_id, counts, buf_str(&err));
+	}
+	pg_close(conn);
+	pg_close(audit);
+	buf_release(&err);
+	return rc;
+}
+
+/* -------------------------------------------------------------- the rules */
+
+static int copy_calendar(PGconn *conn, const struct calendar *cal, struct buf *err)
+{
+	struct buf rows;
+	buf_init(&rows, SIZE_MAX / 2);
+	for (size_t i = 0; i < calendar_entry_count(cal); i++) {
+		long day;
+		const char *kind, *note;
+		int y, m, d;
+		calendar_entry(cal, i, &day, &kind, &note);
+		civil_from_days(day, &y, &m, &d);
+		buf_addf(&rows, "%04d-%02d-%02d\t%s\t", y, m, d, kind);
+		if (note && *note)
+			copy_escape(&rows, note, strlen(note));
+		else
+			buf_adds(&rows, "\\N");
+		buf_addc(&rows, '\n');
+	}
+	int rc = 0;
+	if (pg_copy_begin(conn, "COPY stg_calendar (day, kind, note) FROM STDIN", err) < 0 ||
+	    pg_copy_put(conn, rows.data, rows.len, err) < 0 ||
+	    pg_copy_end(conn, NULL, err) < 0)
+		rc = -1;
+	buf_release(&rows);
+	return rc;
+}
+
+static const char *const profile_columns[] = {
+	"profile", "criterion", "label", "metric", "target", "max_points", "note",
+};
+
+struct profile_reader {
+	const char *path;
+	struct buf rows;
+	struct buf *err;
+	int col[ARRAY_SIZE(profile_columns)];
+	bool bad;
+};
+
+static int profile_header(struct profile_reader *p, const struct field *f, size_t n)
+{
+	for (size_t c = 0; c < ARRAY_SIZE(profile_columns); c++) {
+		p->col[c] = -1;
+		for (size_t i = 0; i < n; i++)
+			if (f[i].len == strlen(profile_columns[c]) &&
+			    !memcmp(f[i].ptr, profile_columns[c], f[i].len))
+				p->col[c] = (int)i;
+		if (p->col[c] < 0) {
+			buf_addf(p->err, "%s: missing column '%s'", p->path,
+				 profile_columns[c]);
+			p->bad = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool is_number(const char *s, size_t len)
+{
+	char tmp[64], *end;
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	double v = strtod(tmp, &end);
+	return *end == '\0' && v >= 0;
+}
+
+static int profile_record(void *ctx, long record_no, const struct field *f, size_t n)
+{
+	struct profile_reader *p = ctx;
+	if (record_no == 0)
+		return profile_header(p, f, n);
+	for (size_t c = 0; c < ARRAY_SIZE(profile_columns); c++) {
+		const struct field *v = (size_t)p->col[c] < n ? &f[p->col[c]] : NULL;
+		bool numeric = c == 4 || c == 5;
+		if ((!v || !v->len) && c != 6) {
+			buf_addf(p->err, "%s: record %ld: '%s' is empty", p->path,
+				 record_no + 1, profile_columns[c]);
+			p->bad = true;
+			return -1;
+		}
+		if (numeric && !is_number(v->ptr, v->len)) {
+			buf_addf(p->err, "%s: record %ld: '%s' is not a number ≥ 0",
+				 p->path, record_no + 1, profile_columns[c]);
+			p->bad = true;
+			return -1;
+		}
+		if (c)
+			buf_addc(&p->rows, '\t');
+		if (v && v->len)
+			copy_escape(&p->rows, v->ptr, v->len);
+		else
+			buf_adds(&p->rows, "\\N");
+	}
+	buf_addc(&p->rows, '\n');
+	return 0;
+}
+
+static int read_profiles(const char *path, struct buf *rows, struct buf *err)
+{
+	struct profile_reader p = { .path = path, .err = err };
+	p.rows = *rows;
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		buf_addf(err, "cannot open profiles '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	struct csvstream *cs = csvstream_new(MAX_RECORD, profile_record, &p);
+	char chunk[8192];
+	size_t n;
+	int rc = 0;
+	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		rc = csvstream_feed(cs, chunk, n);
+	if (rc == 0)
+		rc = csvstream_finish(cs);
+	if (rc != 0 && !p.bad)
+		buf_addf(err, "%s: %s", path, csvstream_error(cs));
+	csvstream_free(cs);
+	fclose(f);
+	*rows = p.rows;
+	return rc == 0 ? 0 : -1;
+}
+
+static int copy_profiles(PGconn *conn, const char *path, struct buf *err)
+{
+	struct buf rows;
+	buf_init(&rows, 16 * 1024 * 1024);
+	int rc = read_profiles(path, &rows, err);
+	if (rc == 0 &&
+	    (pg_copy_begin(conn, "COPY stg_profile (profile, criterion, label, metric,"
+				 " target, max_points, note) FROM STDIN", err) < 0 ||
+	     pg_copy_put(conn, rows.data, rows.len, err) < 0 ||
+	     pg_copy_end(conn, NULL, err) < 0))
+		rc = -1;
+	buf_release(&rows);
+	return rc;
+}
+
+int pipeline_apply_rules(struct app *app, PGconn *conn, bool force, struct buf *err)
+{
+	const struct config *cfg = app->cfg;
+	struct calendar *cal = calendar_load(cfg->calendar, err);
+	if (!cal)
+		return -1;
+	int from = 0, to = 0;
+	if (calendar_covers(cal, &from, &to) != 0)
+		log_warn(NULL, NULL, "calendar '%s' has no '# covers:' line: every year is Monday to Friday",
+			 cfg->calendar);
+	char close[16], cf[16], ct[16];
+	snprintf(close, sizeof(close), "%02d:%02d", cfg->office_close / 60,
+		 cfg->office_close % 60);
+	snprintf(cf, sizeof(cf), "%d", from);
+	snprintf(ct, sizeof(ct), "%d", to);
+	const char *params[] = { close, cf, ct };
+	const char *as_of[] = { app->as_of };
+	struct buf changed;
+	buf_init(&changed, 16);
+	int rc = -1;
+	if (pg_exec(conn, "BEGIN", 0, NULL, err) < 0 ||
+	    pg_exec(conn, "SELECT etl.create_rule_staging()", 0, NULL, err) < 0 ||
+	    copy_calendar(conn, cal, err) < 0 || copy_profiles(conn, cfg->profiles, err) < 0 ||
+	    pg_query_value(conn, "SELECT etl.apply_rules($1::time, $2::int, $3::int)",
+			   3, params, &changed, err) < 0)
+		goto out;
+	if (force || !strcmp(buf_str(&changed), "t")) {
+		log_info(NULL, NULL, "%s: re-deriving all history",
+			 force ? "rescore" : "calendar, profiles or office_close changed");
+		if (pg_exec(conn, "SELECT etl.rescore($1::timestamptz)", 1, as_of, err) < 0)
+			goto out;
+	}
+	rc = pg_exec(conn, "COMMIT", 0, NULL, err);
+out:
+	if (rc < 0) {
+		struct buf ignored;
+		buf_init(&ignored, ERR_CAP);
+		pg_exec(conn, "ROLLBACK", 0, NULL, &ignored);
+		buf_release(&ignored);
+	}
+	buf_release(&changed);
+	calendar_free(cal);
+	return rc;
+}

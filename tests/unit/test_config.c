@@ -1,0 +1,157 @@
+/*
+ * The configuration reader: defaults, every error at once with its line,
+ * comments that keep a ';' inside a value, and refused file modes.
+ */
+#include "config.h"
+#include "testhelp.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/onestop-config-XXXXXX";
+
+static const char *write_file(const char *name, const char *text, mode_t mode)
+{
+	static char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+static int load(const char *path, struct config *cfg, struct buf *errs, struct buf *warns)
+{
+	buf_init(errs, 1 << 16);
+	buf_init(warns, 1 << 16);
+	return config_load(path, cfg, errs, warns);
+}
+
+static void test_good_file(void)
+{
+	struct config cfg;
+	struct buf errs, warns;
+	write_file("tok", "s3cret\n", 0600);
+	const char *path = write_file("good.conf",
+		"# a comment\n"
+		"[warehouse]\n"
+		"dsn = host=/tmp password=a;b  ; the ';' after a space starts a comment\n"
+		"[rules]\n"
+		"calendar = cal.csv\n"
+		"office_close = 16:30\n"
+		"[extract]\n"
+		"lookback = 7200\n"
+		"personal_columns = HoTenNguoiNop, CCCD\n"
+		"[source a-1]\n"
+		"url = http://127.0.0.1:9/api\n"
+		"token_file = tok\n"
+		"retries = 2\n",
+		0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
+	CHECK_STR(buf_str(&errs), "");
+	CHECK_STR(cfg.dsn, "host=/tmp password=a;b");
+	CHECK_INT(cfg.office_close, 16 * 60 + 30);
+	CHECK_INT(cfg.lookback, 7200);
+	CHECK_INT(cfg.parallel, 4);
+	CHECK_STR(cfg.personal_columns[0], "HoTenNguoiNop");
+	CHECK_STR(cfg.personal_columns[1], "CCCD");
+	CHECK(cfg.personal_columns[2] == NULL);
+	CHECK_INT((long long)cfg.nsources, 1);
+	CHECK_STR(cfg.sources[0].token, "s3cret");
+	CHECK_INT(cfg.sources[0].retries, 2);
+	CHECK_INT(cfg.sources[0].page_size, 5000);
+	/* relative paths are taken from the configuration file's folder */
+	CHECK(strstr(cfg.calendar, dir) == cfg.calendar);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+}
+
+static void test_three_mistakes(void)
+{
+	struct config cfg;
+	struct buf errs, warns;
+	const char *path = write_file("bad.conf",
+		"[warehouse]\n"
+		"dsn = dbname=x\n"
+		"colour = blue\n"                 /* line 3: unknown key */
+		"[extract]\n"
+		"parallel = many\n"               /* line 5: not a number */
+		"[nonsense]\n"                    /* line 6: unknown section */
+		"[source s]\n"
+		"url = http://127.0.0.1:9\n",
+		0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 3);
+	CHECK(strstr(buf_str(&errs), "bad.conf:3: unknown key 'colour'") != NULL);
+	CHECK(strstr(buf_str(&errs), "bad.conf:5: parallel: 'many' is not a whole number") != NULL);
+	CHECK(strstr(buf_str(&errs), "bad.conf:6: unknown section '[nonsense]'") != NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+}
+
+static void test_source_problems(void)
+{
+	struct config cfg;
+	struct buf errs, warns;
+	const char *path = write_file("src.conf",
+		"[source a]\n"
+		"token_file = tok\n"
+		"token_env = TOKEN\n"
+		"[source b]\n"
+		"url = ftp://x\n",
+		0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 3);
+	CHECK(strstr(buf_str(&errs), "source 'a' has no url") != NULL);
+	CHECK(strstr(buf_str(&errs), "both token_file and token_env") != NULL);
+	CHECK(strstr(buf_str(&errs), "is not http:// or https://") != NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+}
+
+static void test_file_modes(void)
+{
+	struct config cfg;
+	struct buf errs, warns;
+	const char *path = write_file("open.conf", "[source a]\nurl = http://x\n", 0666);
+	chmod(path, 0666);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 1);
+	CHECK(strstr(buf_str(&errs), "writable by group or others") != NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+
+	path = write_file("readable.conf", "[source a]\nurl = http://x\n", 0644);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
+	CHECK(strstr(buf_str(&warns), "readable by group or others") != NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+
+	write_file("tok-open", "x\n", 0622);
+	path = write_file("tokopen.conf", "[source a]\nurl = http://x\ntoken_file = tok-open\n", 0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 1);
+	CHECK(strstr(buf_str(&errs), "token file") != NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+}
+
+int main(void)
+{
+	umask(0);
+	if (!mkdtemp(dir))
+		return 1;
+	test_good_file();
+	test_three_mistakes();
+	test_source_problems();
+	test_file_modes();
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return 1;
+	TEST_REPORT();
+}
