@@ -5,7 +5,7 @@ set -eu
 echo '#include "sql_embed.h"'
 n=0
 for f in "$@"; do
-	printf 'static const char sql_%d[] = {' "$n"
+	printf 'static const unsigned char sql_%d[] = {' "$n"
 	od -An -v -tx1 "$f" | sed 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'
 	printf '0};\n'
 	n=$((n + 1))
@@ -15,7 +15,7 @@ n=0
 for f in "$@"; do
 	base=$(basename "$f")
 	version=$(echo "$base" | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
-	printf '\t{ %s, "%s", sql_%d },\n' "$version" "$base" "$n"
+	printf '\t{ %s, "%s", (const char *)sql_%d },\n' "$version" "$base" "$n"
 	n=$((n + 1))
 done
 [ "$n" -gt 0 ] || printf '\t{ 0, "", "" },\n'

@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ static int start_batch(PGconn *conn, struct app *app, struct globals *g)
 	int rc = -1;
 	app->cfg = &g->cfg;
 	app->conninfo = g->cfg.dsn;
+	pthread_mutex_init(&app->commit_lock, NULL);
 	if (pg_exec(conn, "UPDATE etl.run SET status = 'failed', error = 'interrupted',"
 			  " finished_at = clock_timestamp() WHERE status = 'running'",
 		    0, NULL, &err) < 0 ||
@@ -192,23 +194,76 @@ static int parse_window(const char *cmd, const char *opt, const char *value,
 	return 0;
 }
 
+/* The sources of one run, shared by its worker threads. */
+struct source_queue {
+	struct app *app;
+	struct globals *g;
+	const char *const *names;
+	size_t nnames;
+	const struct run_request *req;
+	pthread_mutex_t lock;
+	size_t next;
+	int failed;
+};
+
+static bool source_wanted(const struct source_queue *q, const char *name)
+{
+	if (q->nnames == 0)
+		return true;
+	for (size_t j = 0; j < q->nnames; j++)
+		if (!strcmp(q->names[j], name))
+			return true;
+	return false;
+}
+
+static void *source_worker(void *arg)
+{
+	struct source_queue *q = arg;
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		size_t i = q->next++;
+		pthread_mutex_unlock(&q->lock);
+		if (i >= q->g->cfg.nsources)
+			return NULL;
+		const struct source_cfg *src = &q->g->cfg.sources[i];
+		if (!source_wanted(q, src->name))
+			continue;
+		long long run_id;
+		if (pipeline_run_source(q->app, src, (int)i, q->req, &run_id) < 0) {
+			pthread_mutex_lock(&q->lock);
+			q->failed++;
+			pthread_mutex_unlock(&q->lock);
+		}
+	}
+}
+
+/*
+ * Run the wanted sources, `parallel` at a time.  Sources are independent:
+ * one failing does not stop the others.
+ */
 static int run_sources(struct app *app, struct globals *g,
 		       const char *const *names, size_t nnames,
 		       const struct run_request *req)
 {
-	int failed = 0;
-	for (size_t i = 0; i < g->cfg.nsources; i++) {
-		const struct source_cfg *src = &g->cfg.sources[i];
-		bool wanted = nnames == 0;
-		for (size_t j = 0; j < nnames; j++)
-			wanted |= !strcmp(names[j], src->name);
-		if (!wanted)
-			continue;
-		long long run_id;
-		if (pipeline_run_source(app, src, (int)i, req, &run_id) < 0)
-			failed++;
-	}
-	return failed ? EXIT_SOURCE_FAILED : 0;
+	struct source_queue q = {
+		.app = app, .g = g, .names = names, .nnames = nnames, .req = req,
+	};
+	pthread_mutex_init(&q.lock, NULL);
+	size_t nthreads = (size_t)g->cfg.parallel;
+	if (nthreads > g->cfg.nsources)
+		nthreads = g->cfg.nsources;
+	pthread_t *threads = xcalloc(nthreads, sizeof(*threads));
+	size_t started = 0;
+	for (; started < nthreads; started++)
+		if (pthread_create(&threads[started], NULL, source_worker, &q) != 0)
+			break;
+	if (started == 0)
+		source_worker(&q);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	pthread_mutex_destroy(&q.lock);
+	return q.failed ? EXIT_SOURCE_FAILED : 0;
 }
 
 /* ------------------------------------------------------------- commands */

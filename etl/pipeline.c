@@ -153,7 +153,7 @@ static int on_record(void *ctx, long record_no, const struct field *fields,
 	long long row_number = x->row_base + ++x->page_read;
 	struct reject r;
 	buf_reset(&x->raw);
-	if (record_convert(x->map, fields, n, row_number, &x->copy, &r, &x->raw)) {
+	if (record_convert(x->map, fields, n, row_number, &x->copy, &r, &x->raw) == 1) {
 		x->page_rejected++;
 		reject_add(x, row_number, &r);
 	}
@@ -654,8 +654,12 @@ int pipeline_run_source(struct app *app, const struct source_cfg *src,
 		 run_mode_name(req->mode));
 	if (pg_exec(conn, "BEGIN", 0, NULL, &err) < 0 ||
 	    pg_exec(conn, "SELECT etl.create_staging()", 0, NULL, &err) < 0 ||
-	    extract_all(app, src, req, *run_id, conn, audit, counts, &err) < 0 ||
-	    commit_source(conn, app, src, rank, req, *run_id, counts, &err) < 0)
+	    extract_all(app, src, req, *run_id, conn, audit, counts, &err) < 0)
+		goto out;
+	pthread_mutex_lock(&app->commit_lock);
+	int committed = commit_source(conn, app, src, rank, req, *run_id, counts, &err);
+	pthread_mutex_unlock(&app->commit_lock);
+	if (committed < 0)
 		goto out;
 	log_counts(src, counts);
 	rc = 0;

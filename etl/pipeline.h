@@ -10,6 +10,7 @@
 #ifndef ONESTOP_PIPELINE_H
 #define ONESTOP_PIPELINE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -22,6 +23,12 @@ struct app {
 	const char *conninfo;
 	long long batch_id; /* one per invocation: the cross-source tie rule */
 	char as_of[64];     /* the invocation's start, as PostgreSQL text */
+	/*
+	 * Sources extract in parallel but commit one at a time: merges of
+	 * overlapping keys would otherwise wait on each other's row locks,
+	 * and the marts are derived from what the previous commit left.
+	 */
+	pthread_mutex_t commit_lock;
 };
 
 enum run_mode { MODE_NIGHTLY, MODE_BACKFILL, MODE_FULL, MODE_FILE };

@@ -49,6 +49,7 @@ class PgCluster:
     def __init__(self, base=None, keep=False):
         self.keep = keep
         self.base = base or tempfile.mkdtemp(prefix="onestop-pg-")
+        os.makedirs(self.base, exist_ok=True)
         self.data = os.path.join(self.base, "data")
         self.sock = self.base
         self.port = None

@@ -1,0 +1,410 @@
+/*
+ * calendar.c - the calendar file and working-day arithmetic (calendar.h).
+ *
+ * The entries are kept twice: in file order, for calendar_entry, and as an
+ * index sorted by day, which serves both the duplicate check at load time
+ * and every lookup afterwards (bsearch; a file holds ~15 lines a year).
+ */
+#include "calendar.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "civil.h"
+#include "util.h"
+
+#define CAL_HEADER "date,kind,note"
+#define CAL_FIELDS 3
+
+struct cal_entry {
+	long day;
+	bool workday;
+	unsigned long line;
+	char *note;
+};
+
+struct cal_index {
+	long day;
+	size_t entry; /* into calendar.entries */
+};
+
+struct calendar {
+	struct cal_entry *entries; /* file order */
+	size_t nr, alloc;
+	struct cal_index *index; /* sorted by day, then file order */
+	bool has_covers;
+	int from_year, to_year;
+};
+
+/* The state of one calendar_load: where errors go and how many there were. */
+struct cal_loader {
+	const char *path;
+	struct buf *err;
+	int errors;
+	struct calendar *cal;
+	bool seen_header;
+	unsigned long covers_line;
+};
+
+static void report(struct cal_loader *ld, unsigned long line, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+
+static void report(struct cal_loader *ld, unsigned long line, const char *fmt,
+		   ...)
+{
+	char msg[512];
+	va_list ap;
+
+	ld->errors++;
+	if (!ld->err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* past the buffer's cap the first errors are the ones worth keeping */
+	if (line)
+		buf_addf(ld->err, "%s:%lu: %s\n", ld->path, line, msg);
+	else
+		buf_addf(ld->err, "%s: %s\n", ld->path, msg);
+}
+
+static bool is_weekend(long day)
+{
+	int wd = weekday_from_days(day);
+
+	return wd == 0 || wd == 6;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int digits_value(const char *s, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+/* Strictly yyyy-MM-dd, a date that exists. */
+static bool parse_date(const char *s, long *day)
+{
+	int year, month, mday;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+	    !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2))
+		return false;
+	year = digits_value(s, 4);
+	month = digits_value(s + 5, 2);
+	mday = digits_value(s + 8, 2);
+	if (month < 1 || month > 12 || mday < 1 ||
+	    mday > days_in_month(year, month))
+		return false;
+	*day = days_from_civil(year, month, mday);
+	return true;
+}
+
+/*
+ * Split line in place into at most max fields, RFC 4180 quoting ("" is a
+ * quote inside a quoted field).  Returns the number of fields found (which
+ * may exceed max; only max are stored), or -1 when the quoting is broken.
+ */
+static int split_fields(char *s, char **fields, int max)
+{
+	int n = 0;
+
+	for (;;) {
+		char *start = s, *end;
+		char sep;
+
+		if (*s == '"') {
+			end = start;
+			for (s++;; s++) {
+				if (*s == '\0')
+					return -1;
+				if (*s == '"' && s[1] == '"')
+					s++;
+				else if (*s == '"')
+					break;
+				*end++ = *s;
+			}
+			s++;
+			if (*s != ',' && *s != '\0')
+				return -1;
+		} else {
+			s += strcspn(s, ",");
+			end = s;
+		}
+		sep = *s;
+		*end = '\0';
+		if (n < max)
+			fields[n] = start;
+		n++;
+		if (sep == '\0')
+			return n;
+		s++;
+	}
+}
+
+/* "covers: YYYY-YYYY" after the '#' and any blanks; other comments pass. */
+static void parse_comment(struct cal_loader *ld, unsigned long line,
+			  const char *text)
+{
+	const char *p = text + strspn(text, " \t");
+	struct calendar *cal = ld->cal;
+
+	if (strncmp(p, "covers:", 7) != 0)
+		return;
+	p += 7;
+	p += strspn(p, " \t");
+	if (!all_digits(p, 4) || p[4] != '-' || !all_digits(p + 5, 4) ||
+	    p[9 + strspn(p + 9, " \t")] != '\0') {
+		report(ld, line,
+		       "bad covers line '%s', expected '# covers: YYYY-YYYY'",
+		       text);
+		return;
+	}
+	if (ld->covers_line) {
+		report(ld, line,
+		       "second covers line (the first is on line %lu)",
+		       ld->covers_line);
+		return;
+	}
+	ld->covers_line = line;
+	cal->from_year = digits_value(p, 4);
+	cal->to_year = digits_value(p + 5, 4);
+	cal->has_covers = true;
+	if (cal->from_year > cal->to_year)
+		report(ld, line, "covers '%.9s' ends before it starts", p);
+}
+
+static void add_entry(struct calendar *cal, long day, bool workday,
+		      unsigned long line, const char *note)
+{
+	struct cal_entry *e;
+
+	if (cal->nr == cal->alloc) {
+		cal->alloc = cal->alloc ? 2 * cal->alloc : 64;
+		cal->entries =
+		    xrealloc(cal->entries, cal->alloc * sizeof(*cal->entries));
+	}
+	e = &cal->entries[cal->nr++];
+	e->day = day;
+	e->workday = workday;
+	e->line = line;
+	e->note = xstrdup(note);
+}
+
+static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
+{
+	char *field[CAL_FIELDS];
+	int n = split_fields(text, field, CAL_FIELDS);
+	bool workday;
+	long day;
+
+	if (n < 0) {
+		report(ld, line, "unterminated or misplaced quote");
+		return;
+	}
+	if (n != CAL_FIELDS) {
+		report(ld, line, "expected 3 fields (date,kind,note), found %d",
+		       n);
+		return;
+	}
+	if (!parse_date(field[0], &day)) {
+		report(ld, line, "bad date '%s', expected yyyy-MM-dd",
+		       field[0]);
+		return;
+	}
+	if (strcmp(field[1], "holiday") == 0) {
+		workday = false;
+	} else if (strcmp(field[1], "workday") == 0) {
+		workday = true;
+	} else {
+		report(ld, line,
+		       "unknown kind '%s', expected 'holiday' or 'workday'",
+		       field[1]);
+		return;
+	}
+	if (workday && !is_weekend(day)) {
+		report(ld, line, "workday '%s' is not a Saturday or Sunday",
+		       field[0]);
+		return;
+	}
+	if (!workday && is_weekend(day)) {
+		report(ld, line,
+		       "holiday '%s' falls on a weekend; list its compensatory "
+		       "weekday instead",
+		       field[0]);
+		return;
+	}
+	add_entry(ld->cal, day, workday, line, field[2]);
+}
+
+static void parse_line(struct cal_loader *ld, unsigned long line, char *text)
+{
+	size_t len = strlen(text);
+
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	if (line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+		text += 3; /* a UTF-8 byte-order mark, as spreadsheets write */
+	if (text[0] == '\0')
+		return;
+	if (text[0] == '#') {
+		parse_comment(ld, line, text + 1);
+		return;
+	}
+	if (!ld->seen_header) {
+		ld->seen_header = true;
+		if (strcmp(text, CAL_HEADER) != 0)
+			report(ld, line,
+			       "expected the header '" CAL_HEADER
+			       "', found '%s'",
+			       text);
+		return;
+	}
+	parse_entry(ld, line, text);
+}
+
+static int cmp_index(const void *a, const void *b)
+{
+	const struct cal_index *x = a, *y = b;
+
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+/* Sort the index by day and report every date given more than once. */
+static void build_index(struct cal_loader *ld)
+{
+	struct calendar *cal = ld->cal;
+
+	if (!cal->nr)
+		return;
+	cal->index = xcalloc(cal->nr, sizeof(*cal->index));
+	for (size_t i = 0; i < cal->nr; i++) {
+		cal->index[i].day = cal->entries[i].day;
+		cal->index[i].entry = i;
+	}
+	qsort(cal->index, cal->nr, sizeof(*cal->index), cmp_index);
+	for (size_t i = 1; i < cal->nr; i++) {
+		const struct cal_entry *first, *dup;
+		int y, m, d;
+
+		if (cal->index[i].day != cal->index[i - 1].day)
+			continue;
+		first = &cal->entries[cal->index[i - 1].entry];
+		dup = &cal->entries[cal->index[i].entry];
+		civil_from_days(dup->day, &y, &m, &d);
+		report(ld, dup->line,
+		       "duplicate date '%04d-%02d-%02d' (first on line %lu)", y,
+		       m, d, first->line);
+	}
+}
+
+struct calendar *calendar_load(const char *path, struct buf *err)
+{
+	struct cal_loader ld = {.path = path, .err = err};
+	char *text = NULL;
+	size_t text_alloc = 0;
+	unsigned long line = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (!f) {
+		report(&ld, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	ld.cal = xcalloc(1, sizeof(*ld.cal));
+	while (getline(&text, &text_alloc, f) != -1)
+		parse_line(&ld, ++line, text);
+	if (ferror(f))
+		report(&ld, line, "read error: %s", strerror(errno));
+	if (!ld.seen_header)
+		report(&ld, 0, "no header '" CAL_HEADER "'");
+	build_index(&ld);
+	free(text);
+	fclose(f);
+	if (ld.errors) {
+		calendar_free(ld.cal);
+		return NULL;
+	}
+	return ld.cal;
+}
+
+void calendar_free(struct calendar *cal)
+{
+	if (!cal)
+		return;
+	for (size_t i = 0; i < cal->nr; i++)
+		free(cal->entries[i].note);
+	free(cal->entries);
+	free(cal->index);
+	free(cal);
+}
+
+int calendar_covers(const struct calendar *cal, int *from_year, int *to_year)
+{
+	if (!cal || !cal->has_covers)
+		return -1;
+	*from_year = cal->from_year;
+	*to_year = cal->to_year;
+	return 0;
+}
+
+static int cmp_day_key(const void *key, const void *elem)
+{
+	long day = *(const long *)key;
+	const struct cal_index *x = elem;
+
+	return day < x->day ? -1 : day > x->day;
+}
+
+bool calendar_is_workday(const struct calendar *cal, long day)
+{
+	const struct cal_index *hit = NULL;
+
+	if (cal && cal->nr)
+		hit = bsearch(&day, cal->index, cal->nr, sizeof(*cal->index),
+			      cmp_day_key);
+	if (hit)
+		return cal->entries[hit->entry].workday;
+	return !is_weekend(day);
+}
+
+long calendar_workday_add(const struct calendar *cal, long day, int k)
+{
+	while (k > 0) {
+		day++;
+		if (calendar_is_workday(cal, day))
+			k--;
+	}
+	return day;
+}
+
+size_t calendar_entry_count(const struct calendar *cal)
+{
+	return cal ? cal->nr : 0;
+}
+
+void calendar_entry(const struct calendar *cal, size_t i, long *day,
+		    const char **kind, const char **note)
+{
+	const struct cal_entry *e = &cal->entries[i];
+
+	*day = e->day;
+	*kind = e->workday ? "workday" : "holiday";
+	*note = e->note;
+}

@@ -1,0 +1,42 @@
+/*
+ * tstamp.h - the source contract's timestamps, as microseconds since
+ * 1970-01-01 00:00:00 UTC.
+ *
+ * Accepted forms (after trimming spaces, tabs, CR and LF):
+ *   yyyyMMddHHmmss                      the portal's form
+ *   yyyyMMdd, yyyy-MM-dd                a date alone, = 00:00:00
+ *   yyyy-MM-ddTHH:mm:ss[.f]             T or one space between date and time;
+ *                                       f is 1 to 9 digits, cut to microseconds
+ *     followed by nothing, Z, ±HH:MM or ±HHMM (offset at most 14:59)
+ * Without a zone the time is local to Asia/Ho_Chi_Minh (UTC+07:00, no
+ * daylight saving), whatever the host's zone: nothing here calls mktime or
+ * localtime.  The date and time must exist (leap years count); the year as
+ * written must be 2000..2099.  Second 60 is refused: the sources' clocks do
+ * not emit leap seconds, and PostgreSQL would silently move it into the
+ * next minute.
+ */
+#ifndef ONESTOP_TSTAMP_H
+#define ONESTOP_TSTAMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+/* 0 and *epoch_us set, or -1 (and *epoch_us untouched) for anything else. */
+int tstamp_parse(const char *s, size_t len, int64_t *epoch_us);
+
+/*
+ * Append the staging form "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (UTC; the
+ * fraction has six digits and is left out when zero).  -1 if out's cap
+ * would be passed (out unchanged), else 0.
+ */
+int tstamp_format_utc(int64_t epoch_us, struct buf *out);
+
+/* The local (UTC+07:00) date as days since 1970-01-01. */
+long tstamp_local_day(int64_t epoch_us);
+
+/* yyyyMMddHHmmss in local time, NUL-terminated (the updated_since form). */
+void tstamp_format_local_compact(int64_t epoch_us, char out[15]);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * test_calendar.c - working days: the worked examples of rules.md, the
+ * parser's error reports, and a sanity check of the shipped calendar.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "calendar.h"
+#include "civil.h"
+#include "testhelp.h"
+#include "util.h"
+
+#define SHIPPED "config/calendar-vn.csv"
+
+static long D(int y, int m, int d)
+{
+	return days_from_civil(y, m, d);
+}
+
+/* Write text to a fresh temporary file; the caller unlinks and frees. */
+static char *write_temp(const char *text)
+{
+	char *path = xstrdup("/tmp/test_calendar_XXXXXX");
+	int fd = mkstemp(path);
+	FILE *f;
+
+	if (fd < 0) {
+		perror("mkstemp");
+		exit(2);
+	}
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static struct calendar *load_text(const char *text, struct buf *err,
+				  char **path_out)
+{
+	char *path = write_temp(text);
+	struct calendar *cal = calendar_load(path, err);
+
+	if (path_out) {
+		*path_out = path;
+	} else {
+		unlink(path);
+		free(path);
+	}
+	return cal;
+}
+
+static const char cal_2024[] = "# covers: 2024-2024\n"
+			       "date,kind,note\n"
+			       "2024-02-08,holiday,Tết\n"
+			       "2024-02-09,holiday,Tết\n"
+			       "2024-02-12,holiday,Tết\n"
+			       "2024-02-13,holiday,Tết\n"
+			       "2024-02-14,holiday,Tết\n"
+			       "2024-04-29,holiday,\"Hoán đổi, làm bù 4/5\"\n"
+			       "2024-04-30,holiday,Ngày Chiến thắng\r\n"
+			       "2024-05-01,holiday,Quốc tế Lao động\n"
+			       "\n"
+			       "# a comment\n"
+			       "2024-05-04,workday,Làm bù\n"
+			       "2024-09-02,holiday,\n"
+			       "2024-09-03,holiday,\"say \"\"hi\"\"\"\n";
+
+static void test_worked_examples(const struct calendar *cal)
+{
+	/* rules.md example 1: Saturday 4 May worked, then 6, 7, 8 May */
+	CHECK(calendar_is_workday(cal, D(2024, 5, 4)));
+	CHECK(!calendar_is_workday(cal, D(2024, 4, 29)));
+	CHECK(!calendar_is_workday(cal, D(2024, 5, 1)));
+	CHECK(!calendar_is_workday(cal, D(2024, 5, 5)));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 5, 4), 3), D(2024, 5, 8));
+	/* the effective receipt day after Friday 3 May 17:05 */
+	CHECK_INT(calendar_workday_add(cal, D(2024, 5, 3), 1), D(2024, 5, 4));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 4, 26), 1), D(2024, 5, 2));
+	/* example 2 and example 4 */
+	CHECK_INT(calendar_workday_add(cal, D(2024, 10, 1), 9),
+		  D(2024, 10, 14));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 3, 4), 5), D(2024, 3, 11));
+}
+
+static void test_small_calendar(void)
+{
+	struct buf err;
+	struct calendar *cal;
+	const char *kind, *note;
+	long day;
+	int from, to;
+
+	buf_init(&err, 4096);
+	cal = load_text(cal_2024, &err, NULL);
+	CHECK(cal != NULL);
+	CHECK_STR(buf_str(&err), "");
+	if (!cal) {
+		fprintf(stderr, "%s", buf_str(&err));
+		buf_release(&err);
+		return;
+	}
+	test_worked_examples(cal);
+
+	/* k = 0 is the day itself, working or not */
+	CHECK_INT(calendar_workday_add(cal, D(2024, 2, 8), 0), D(2024, 2, 8));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 3, 9), 0), D(2024, 3, 9));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 3, 9), -2), D(2024, 3, 9));
+
+	/* Tết: Wednesday 7 Feb + 1 jumps the whole span to Thursday 15 */
+	CHECK_INT(calendar_workday_add(cal, D(2024, 2, 7), 1), D(2024, 2, 15));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 2, 10), 2), D(2024, 2, 16));
+
+	/* a plain weekend: Friday + 1 is Monday, Saturday + 1 is Monday */
+	CHECK(!calendar_is_workday(cal, D(2024, 3, 9)));
+	CHECK(!calendar_is_workday(cal, D(2024, 3, 10)));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 3, 8), 1), D(2024, 3, 11));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 3, 9), 1), D(2024, 3, 11));
+
+	/* outside the covered years: Monday to Friday */
+	CHECK(calendar_is_workday(cal, D(2030, 1, 1)));
+	CHECK(!calendar_is_workday(cal, D(2030, 1, 5)));
+	CHECK_INT(calendar_workday_add(cal, D(2030, 1, 4), 1), D(2030, 1, 7));
+	CHECK_INT(calendar_workday_add(cal, D(1969, 12, 31), 2), D(1970, 1, 2));
+
+	CHECK_INT(calendar_covers(cal, &from, &to), 0);
+	CHECK_INT(from, 2024);
+	CHECK_INT(to, 2024);
+
+	/* entries in file order, notes unquoted */
+	CHECK_INT(calendar_entry_count(cal), 11);
+	calendar_entry(cal, 5, &day, &kind, &note);
+	CHECK_INT(day, D(2024, 4, 29));
+	CHECK_STR(kind, "holiday");
+	CHECK_STR(note, "Hoán đổi, làm bù 4/5");
+	calendar_entry(cal, 6, &day, &kind, &note);
+	CHECK_STR(note, "Ngày Chiến thắng");
+	calendar_entry(cal, 8, &day, &kind, &note);
+	CHECK_INT(day, D(2024, 5, 4));
+	CHECK_STR(kind, "workday");
+	calendar_entry(cal, 9, &day, &kind, &note);
+	CHECK_STR(note, "");
+	calendar_entry(cal, 10, &day, &kind, &note);
+	CHECK_STR(note, "say \"hi\"");
+
+	calendar_free(cal);
+	buf_release(&err);
+}
+
+static void test_null_and_plain(void)
+{
+	struct calendar *cal;
+	struct buf err;
+	int from = 0, to = 0;
+
+	CHECK(calendar_is_workday(NULL, D(2024, 4, 29)));
+	CHECK_INT(calendar_workday_add(NULL, D(2024, 5, 3), 1), D(2024, 5, 6));
+	CHECK_INT(calendar_entry_count(NULL), 0);
+	calendar_free(NULL);
+
+	/* a header and nothing else: a valid, empty calendar without covers */
+	buf_init(&err, 4096);
+	cal = load_text("\xEF\xBB\xBF"
+			"date,kind,note\n",
+			&err, NULL);
+	CHECK(cal != NULL);
+	CHECK_INT(calendar_covers(cal, &from, &to), -1);
+	CHECK_INT(calendar_entry_count(cal), 0);
+	CHECK(calendar_is_workday(cal, D(2024, 5, 3)));
+	CHECK_INT(calendar_workday_add(cal, D(2024, 5, 3), 1), D(2024, 5, 6));
+	calendar_free(cal);
+	buf_release(&err);
+}
+
+/* Expect the load to fail with exactly want (with "P" standing for the path).
+ */
+static void check_errors(const char *text, const char *want)
+{
+	struct buf err, expect;
+	struct calendar *cal;
+	char *path;
+
+	buf_init(&err, 1 << 16);
+	buf_init(&expect, 1 << 16);
+	cal = load_text(text, &err, &path);
+	CHECK(cal == NULL);
+	for (const char *p = want; *p; p++)
+		if (*p == 'P' && (p == want || p[-1] == '\n'))
+			buf_adds(&expect, path);
+		else
+			buf_addc(&expect, *p);
+	CHECK_STR(buf_str(&err), buf_str(&expect));
+	calendar_free(cal);
+	unlink(path);
+	free(path);
+	buf_release(&err);
+	buf_release(&expect);
+}
+
+static void test_errors(void)
+{
+	struct buf err;
+
+	check_errors(
+	    "# covers: 2024-2024\n"
+	    "date,kind,note\n"
+	    "2024-13-01,holiday,x\n"
+	    "2024-02-30,holiday,x\n"
+	    "24-05-06,holiday,x\n"
+	    "2024-05-06,vacation,x\n"
+	    "2024-05-07,holiday\n"
+	    "2024-05-08,holiday,a,b\n"
+	    "2024-05-09,holiday,\"open\n"
+	    "2024-05-10,holiday,ok\n"
+	    "2024-05-11,holiday,Saturday\n"
+	    "2024-05-13,workday,Monday\n"
+	    "2024-05-10,holiday,again\n",
+	    "P:3: bad date '2024-13-01', expected yyyy-MM-dd\n"
+	    "P:4: bad date '2024-02-30', expected yyyy-MM-dd\n"
+	    "P:5: bad date '24-05-06', expected yyyy-MM-dd\n"
+	    "P:6: unknown kind 'vacation', expected 'holiday' or 'workday'\n"
+	    "P:7: expected 3 fields (date,kind,note), found 2\n"
+	    "P:8: expected 3 fields (date,kind,note), found 4\n"
+	    "P:9: unterminated or misplaced quote\n"
+	    "P:11: holiday '2024-05-11' falls on a weekend; list its "
+	    "compensatory weekday instead\n"
+	    "P:12: workday '2024-05-13' is not a Saturday or Sunday\n"
+	    "P:13: duplicate date '2024-05-10' (first on line 10)\n");
+
+	check_errors("# covers: 2019-2026 \n"
+		     "#covers: 2020-2021\n"
+		     "# covers: 19-26\n"
+		     "date,kind,note\n",
+		     "P:2: second covers line (the first is on line 1)\n"
+		     "P:3: bad covers line ' covers: 19-26', expected '# "
+		     "covers: YYYY-YYYY'\n");
+	check_errors("# covers: 2026-2019\ndate,kind,note\n",
+		     "P:1: covers '2026-2019' ends before it starts\n");
+	check_errors("date;kind;note\n2024-05-06,holiday,x\n",
+		     "P:1: expected the header 'date,kind,note', found "
+		     "'date;kind;note'\n");
+	check_errors("", "P: no header 'date,kind,note'\n");
+	check_errors("# only a comment\n", "P: no header 'date,kind,note'\n");
+
+	buf_init(&err, 4096);
+	CHECK(calendar_load("/nonexistent/calendar.csv", &err) == NULL);
+	CHECK_STR(buf_str(&err), "/nonexistent/calendar.csv: cannot open: No "
+				 "such file or directory\n");
+	CHECK(calendar_load("/nonexistent/calendar.csv", NULL) == NULL);
+	buf_release(&err);
+}
+
+/* Weekday holiday lines and make-up workdays per year of the shipped file. */
+static void check_shipped_entries(const struct calendar *cal, int from, int to)
+{
+	int holidays[10000] = {0};
+	size_t n = calendar_entry_count(cal);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *kind, *note;
+		long day;
+		int y, m, d, wd;
+
+		calendar_entry(cal, i, &day, &kind, &note);
+		civil_from_days(day, &y, &m, &d);
+		wd = weekday_from_days(day);
+		if (strcmp(kind, "holiday") == 0) {
+			CHECK(wd >= 1 && wd <= 5);
+			CHECK(!calendar_is_workday(cal, day));
+			holidays[y]++;
+		} else {
+			CHECK_STR(kind, "workday");
+			CHECK(wd == 0 || wd == 6);
+			CHECK(calendar_is_workday(cal, day));
+		}
+		CHECK(note && *note);
+	}
+	for (int y = from; y <= to; y++) {
+		if (holidays[y] < 10 || holidays[y] > 20)
+			fprintf(stderr, "year %d: %d weekday holidays\n", y,
+				holidays[y]);
+		CHECK(holidays[y] >= 10 && holidays[y] <= 20);
+	}
+}
+
+static void test_shipped(void)
+{
+	/* the lunar new year's day (mùng 1 Tết) of each covered year */
+	static const int tet[][3] = {
+	    {2019, 2, 5},  {2020, 1, 25}, {2021, 2, 12}, {2022, 2, 1},
+	    {2023, 1, 22}, {2024, 2, 10}, {2025, 1, 29}, {2026, 2, 17},
+	};
+	struct buf err;
+	struct calendar *cal;
+	int from = 0, to = 0;
+
+	buf_init(&err, 1 << 16);
+	cal = calendar_load(SHIPPED, &err);
+	CHECK(cal != NULL);
+	CHECK_STR(buf_str(&err), "");
+	if (!cal) {
+		fprintf(stderr, "%s", buf_str(&err));
+		buf_release(&err);
+		return;
+	}
+	CHECK_INT(calendar_covers(cal, &from, &to), 0);
+	CHECK_INT(from, 2019);
+	CHECK(to >= 2026);
+	check_shipped_entries(cal, 2019, 2026);
+	for (size_t i = 0; i < ARRAY_SIZE(tet); i++) {
+		long day = D(tet[i][0], tet[i][1], tet[i][2]);
+
+		CHECK(!calendar_is_workday(cal, day));
+		/* the break runs past Tết's day */
+		CHECK(calendar_workday_add(cal, day - 3, 1) > day);
+	}
+	test_worked_examples(cal);
+	calendar_free(cal);
+	buf_release(&err);
+}
+
+int main(void)
+{
+	test_small_calendar();
+	test_null_and_plain();
+	test_errors();
+	test_shipped();
+	TEST_REPORT();
+}
