@@ -155,10 +155,13 @@ int pg_schema_version(PGconn *conn, int *version, struct buf *err)
 	struct buf out;
 	buf_init(&out, 64);
 	*version = 0;
-	int rc = pg_query_value(conn,
-		"SELECT CASE WHEN to_regclass('etl.schema_migration') IS NULL "
-		"THEN 0 ELSE (SELECT coalesce(max(version), 0) FROM etl.schema_migration) END",
-		0, NULL, &out, err);
+	/* two statements: the second would not even parse without the table */
+	int rc = pg_query_value(conn, "SELECT to_regclass('etl.schema_migration')",
+				0, NULL, &out, err);
+	if (rc == 0)
+		rc = pg_query_value(conn,
+				    "SELECT coalesce(max(version), 0) FROM etl.schema_migration",
+				    0, NULL, &out, err);
 	if (rc == 0)
 		*version = atoi(buf_str(&out));
 	buf_release(&out);

@@ -60,7 +60,7 @@ def main():
     etl("run")
     print("\nRows in the warehouse against what the simulator served:")
     tables = {"donvi": "dw.unit", "thutuc": "dw.procedure_version", "hoso": "dw.dossier",
-              "bosung": "dw.supplement", "quatrinh": "dw.step"}
+              "bosung": "dw.supplement", "quatrinh": "dw.log_step"}
     ok = True
     for entity, table in tables.items():
         want = sim.control(f"expected?entity={entity}")["count"]
