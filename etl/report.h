@@ -1,6 +1,7 @@
 /*
  * report.h - what the warehouse shows people: the scorecard as a terminal
- * table, CSV or JSON (score), read from mart.compliance_* only.
+ * table, CSV or JSON (score), and as one self-contained HTML page with
+ * charts (report).  Read-only: everything comes from the mart schema.
  */
 #ifndef ONESTOP_REPORT_H
 #define ONESTOP_REPORT_H
@@ -10,9 +11,9 @@
 
 struct score_request {
 	const char *profile; /* NULL: every profile */
-	const char *period;  /* 2021, 2021-Q1, 2021-03; NULL: the current year */
-	const char *unit;    /* NULL: every unit */
-	const char *format;  /* table, csv, json */
+	const char *period; /* 2021, 2021-Q1, 2021-03; NULL: the current year */
+	const char *unit;   /* NULL: every unit */
+	const char *format; /* table, csv, json */
 };
 
 /*
@@ -21,7 +22,35 @@ struct score_request {
  */
 int report_parse_period(const char *period, char kind[8], char start[11]);
 
-/* Print the scorecard; -1 (with a logged error) when the query fails. */
+/*
+ * Print the scorecard; -1 (with a logged error) when the query fails.
+ *
+ * table: per profile, the units ranked by score (competition ranking:
+ * equal scores share a rank), then each unit's criteria; every line fits
+ * 100 columns, counting one column per code point (Vietnamese text is
+ * precomposed NFC), the label last and cut in the middle at a word so
+ * that both its start and its distinguishing end stay visible.
+ * csv and json: every field of mart.compliance_total and
+ * mart.compliance_score, uncut.
+ */
 int report_score(PGconn *conn, const struct score_request *req, FILE *out);
+
+/*
+ * Write the report of req->period (and req->profile, req->unit when set)
+ * as one self-contained HTML page (inline CSS and SVG: no script, nothing
+ * fetched) to path: the scorecard with units ranked, the month-by-month
+ * on-time trend (declared and legal, masked late), the online level of
+ * the catalogue and the departments with the most late steps.  Every
+ * figure comes from the mart schema, read in one snapshot, and carries
+ * data-metric (and data-profile, data-unit, data-criterion, data-month,
+ * data-department as they apply) so that it can be checked.
+ *
+ * The page is streamed into a temporary file next to path and renamed
+ * over it at the end: a failed report leaves no partial file.  -1 (with a
+ * logged error) when a query fails or the file cannot be written.
+ * req->format is ignored.
+ */
+int report_html(PGconn *conn, const struct score_request *req,
+		const char *path);
 
 #endif

@@ -76,7 +76,8 @@ class PgCluster:
         if r.returncode:
             log = open(os.path.join(self.base, "log")).read()[-2000:]
             raise RuntimeError("pg_ctl start failed: " + r.stderr + log)
-        atexit.register(self.stop)
+        if not self.keep:  # the demo's cluster stays up for the user
+            atexit.register(self.stop)
         return self
 
     def restart(self, mode="immediate"):
@@ -193,3 +194,150 @@ def run_etl(config, *args, env=None, timeout=600, binary=None):
         e.update(env)
     cmd = [binary or BINARY, "-c", config] + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+
+
+# ------------------------------------------------- crash and concurrency tests
+
+def start_etl(config, *args, env=None, binary=None, log_path=None):
+    """Start the binary in the background; returns a Popen whose stderr goes
+    to log_path (default: a temporary file, its name in .log_path)."""
+    e = dict(os.environ)
+    e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    if env:
+        e.update(env)
+    if log_path is None:
+        fd, log_path = tempfile.mkstemp(prefix="onestop-etl-", suffix=".log")
+        os.close(fd)
+    log = open(log_path, "w")
+    cmd = [binary or BINARY, "-c", config] + list(args)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=e)
+    log.close()
+    proc.log_path = log_path
+    proc.output = lambda: open(log_path, errors="replace").read()
+    return proc
+
+
+def wait_until(pred, timeout=30, interval=0.05, what="condition"):
+    """Poll pred() until it returns something true; return that value."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class PsqlSession:
+    """An open psql session fed through a pipe: holds a transaction (and its
+    locks) across calls, until close()."""
+
+    def __init__(self, cluster, db):
+        self.proc = subprocess.Popen(
+            ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", cluster.sock,
+             "-p", str(cluster.port), "-U", "postgres", "-d", db],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1)
+        self.marker = 0
+
+    def run(self, sql, timeout=30):
+        """Send SQL and wait until psql has executed it; returns its output."""
+        self.marker += 1
+        mark = f"--done {self.marker}--"
+        self.proc.stdin.write(sql.rstrip().rstrip(";") + ";\n\\echo " + mark + "\n")
+        self.proc.stdin.flush()
+        out = []
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("psql session ended: " + "".join(out))
+            if line.strip() == mark:
+                return "".join(out)
+            out.append(line)
+        raise RuntimeError("psql session: timed out")
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# Columns whose values legitimately differ between two loads of the same
+# data; warehouse_dump leaves them out, everything else must be identical.
+DUMP_EXCLUDED_COLUMNS = {
+    # when the row was written (now() of the loading transaction): a second
+    # load of the same night rewrites the row with the same content later
+    "loaded_at": "wall-clock time of the write",
+    # which etl.run / invocation last wrote the row: provenance pointers into
+    # etl.run (sequence values), not data; a rerun rewrites them by design
+    "run_id": "id of the run that last wrote the row (a sequence value)",
+    "batch_id": "id of the invocation that last wrote the row (a sequence value)",
+    # dw.state and mart.freshness: when the rules were applied and the marts
+    # derived, and the as-of instant of that derivation: the host's clock at
+    # the run, not a fact of the source's data
+    "rules_applied_at": "dw.state: host time the rules were last applied",
+    "derived_at": "dw.state / mart.freshness: host time of the last derivation",
+    "last_as_of": "dw.state: host time the last derivation started",
+}
+
+
+def warehouse_dump(cluster, db, schemas=("dw", "mart"), exclude=DUMP_EXCLUDED_COLUMNS):
+    """A deterministic text dump of every table and view of the schemas
+    (partitions are read through their parent), each sorted by all of its
+    columns, without the columns of `exclude`.  Returns {relation: text}."""
+    rels = cluster.psql(db, f"""
+        SELECT n.nspname || '.' || c.relname,
+               string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum)
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname IN ({','.join("'" + s + "'" for s in schemas)})
+          AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
+          AND a.attname NOT IN ({','.join("'" + x + "'" for x in exclude)})
+        GROUP BY 1 ORDER BY 1""")
+    script = []
+    names = []
+    for line in rels.splitlines():
+        rel, cols = line.split("\t")
+        n = cols.count(",") + 1
+        order = ",".join(str(i) for i in range(1, n + 1))
+        names.append(rel)
+        script.append(f"\\echo '=== {rel}'")
+        script.append(f"COPY (SELECT {cols} FROM {rel} ORDER BY {order}) TO STDOUT;")
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", cluster.sock,
+                        "-p", str(cluster.port), "-U", "postgres", "-d", db],
+                       input="\n".join(script) + "\n", capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("warehouse_dump: " + r.stderr)
+    out, cur = {}, None
+    for line in r.stdout.splitlines(keepends=True):
+        if line.startswith("=== "):
+            cur = line[4:].strip()
+            out[cur] = []
+        else:
+            out[cur].append(line)
+    return {k: "".join(v) for k, v in out.items()}
+
+
+def dump_diff(a, b, limit=12):
+    """A short description of how two warehouse_dump results differ ('' if
+    they are identical)."""
+    import difflib
+    msgs = []
+    for rel in sorted(set(a) | set(b)):
+        if a.get(rel) == b.get(rel):
+            continue
+        d = list(difflib.unified_diff(a.get(rel, "").splitlines(), b.get(rel, "").splitlines(),
+                                      lineterm="", n=0))
+        msgs.append(f"{rel}: " + "\n  ".join(d[2:2 + limit]))
+    return "\n".join(msgs)
