@@ -85,16 +85,32 @@ bench: deps
 	$(MAKE) all
 	@echo "bench: not yet (issue 7)"
 
+# The cron file and logrotate snippet go to share/ (enabling them is a step
+# of README's setup); the example and the cron file name $(PREFIX).
+# config.o holds DATADIR: rebuild it if it was compiled for another PREFIX.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/onestop-etl/sql
+	grep -qF '$(PREFIX)/share/onestop-etl/calendar-vn.csv' build/onestop-etl || \
+		{ rm -f build/rel/config.o && $(MAKE) build/onestop-etl; }
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/onestop-etl/sql \
+		$(DESTDIR)$(PREFIX)/lib/onestop-etl $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 build/onestop-etl $(DESTDIR)$(PREFIX)/bin/onestop-etl
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/
-	install -m 644 config/calendar-vn.csv config/profiles.csv $(DESTDIR)$(PREFIX)/share/onestop-etl/
-	install -m 600 config/onestop-etl.conf.example $(DESTDIR)$(PREFIX)/share/onestop-etl/
+	install -m 644 config/calendar-vn.csv config/profiles.csv cron/onestop-etl.logrotate \
+		$(DESTDIR)$(PREFIX)/share/onestop-etl/
+	for f in config/onestop-etl.conf.example cron/onestop-etl.cron; do \
+		sed 's|/usr/local/|$(PREFIX)/|g' $$f > $(DESTDIR)$(PREFIX)/share/onestop-etl/$${f#*/} && \
+		chmod 644 $(DESTDIR)$(PREFIX)/share/onestop-etl/$${f#*/} || exit 1; done
+	install -m 755 cron/onestop-etl-nightly $(DESTDIR)$(PREFIX)/lib/onestop-etl/
+	install -m 644 etl/onestop-etl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/onestop-etl
-	rm -rf $(DESTDIR)$(PREFIX)/share/onestop-etl
+	rm -f $(DESTDIR)$(PREFIX)/bin/onestop-etl $(DESTDIR)$(PREFIX)/share/man/man1/onestop-etl.1 \
+		$(DESTDIR)$(PREFIX)/lib/onestop-etl/onestop-etl-nightly \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/,$(notdir $(wildcard sql/*.sql))) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/,calendar-vn.csv profiles.csv \
+		onestop-etl.conf.example onestop-etl.cron onestop-etl.logrotate)
+	rmdir $(DESTDIR)$(PREFIX)/share/onestop-etl/sql $(DESTDIR)$(PREFIX)/share/onestop-etl \
+		$(DESTDIR)$(PREFIX)/lib/onestop-etl 2>/dev/null || true
 
 clean:
 	rm -rf build
