@@ -128,6 +128,21 @@ static int take_lock(PGconn *conn, bool no_wait)
  * Holding the lock, any 'running' row belongs to a process that died:
  * say so, so that status and rerun --failed see it.
  */
+static int mark_interrupted(PGconn *conn, struct buf *err)
+{
+	PGresult *res = pg_query(conn,
+		"UPDATE etl.run SET status = 'failed', error = 'interrupted',"
+		" finished_at = clock_timestamp() WHERE status = 'running' RETURNING run_id",
+		0, NULL, err);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+		log_warn(NULL, NULL, "run %s was left running by a process that died: marked failed (interrupted)",
+			 PQgetvalue(res, i, 0));
+	PQclear(res);
+	return 0;
+}
+
 static int start_batch(PGconn *conn, struct app *app, struct globals *g)
 {
 	struct buf err, val;
@@ -136,10 +151,9 @@ static int start_batch(PGconn *conn, struct app *app, struct globals *g)
 	int rc = -1;
 	app->cfg = &g->cfg;
 	app->conninfo = g->cfg.dsn;
+	app->lock_pid = PQbackendPID(conn);
 	pthread_mutex_init(&app->commit_lock, NULL);
-	if (pg_exec(conn, "UPDATE etl.run SET status = 'failed', error = 'interrupted',"
-			  " finished_at = clock_timestamp() WHERE status = 'running'",
-		    0, NULL, &err) < 0 ||
+	if (mark_interrupted(conn, &err) < 0 ||
 	    pg_query_value(conn, "SELECT nextval('etl.batch_seq')", 0, NULL, &val, &err) < 0)
 		goto out;
 	app->batch_id = atoll(buf_str(&val));
@@ -163,7 +177,7 @@ out:
 static int writer_begin(struct globals *g, bool no_wait, bool force_rescore,
 			struct app *app, PGconn **conn)
 {
-	if (load_config(g) < 0)
+	if (!g->cfg_loaded && load_config(g) < 0)
 		return EXIT_USAGE;
 	*conn = connect_warehouse(g, true);
 	if (!*conn)
@@ -179,7 +193,14 @@ static int writer_begin(struct globals *g, bool no_wait, bool force_rescore,
 	if (rc < 0)
 		log_error(NULL, NULL, "%s", buf_str(&err));
 	buf_release(&err);
-	return rc < 0 ? EXIT_SOURCE_FAILED : 0;
+	if (rc == 0)
+		return 0;
+	/* the calendar and profiles files are configuration; else the warehouse */
+	struct buf probe;
+	buf_init(&probe, ERR_CAP);
+	rc = pg_exec(*conn, "SELECT 1", 0, NULL, &probe) < 0 ? EXIT_WAREHOUSE : EXIT_USAGE;
+	buf_release(&probe);
+	return rc;
 }
 
 /* A --since/--until value in any form of the source contract. */
@@ -309,6 +330,14 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 		rc = usage_error("run", "unexpected argument '%s'", argv[optind]);
 	if (rc == 0 && full && (since[0] || until[0]))
 		rc = usage_error("run", "--full takes no --since or --until");
+	if (rc == 0 && since[0] && until[0] && strcmp(since, until) >= 0)
+		rc = usage_error("run", "--since %s is not before --until %s (the window is [since, until))",
+				 since, until);
+	if (rc == 0 && load_config(g) < 0)
+		rc = EXIT_USAGE;
+	for (size_t i = 0; rc == 0 && i < nnames; i++)
+		if (!config_find_source(&g->cfg, names[i]))
+			rc = usage_error("run", "no source '%s' in '%s'", names[i], g->cfg.path);
 	if (rc) {
 		free(names);
 		return rc;
@@ -322,9 +351,6 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	struct app app;
 	PGconn *conn = NULL;
 	rc = writer_begin(g, no_wait, false, &app, &conn);
-	for (size_t i = 0; rc == 0 && i < nnames; i++)
-		if (!config_find_source(&g->cfg, names[i]))
-			rc = usage_error("run", "no source '%s' in '%s'", names[i], g->cfg.path);
 	if (rc == 0)
 		rc = run_sources(&app, g, names, nnames, &req);
 	pg_close(conn);
@@ -338,22 +364,38 @@ struct failed_run {
 	char command[32];
 	char mode[32];
 	char since[16], until[16];
+	char status[16];
+	char file[1024];
 };
 
+/*
+ * A failed run is made good by a later success of its source that loaded
+ * at least what it was to load: a full run; for a nightly run, a nightly
+ * run (the watermark had not moved); for a backfill, the same window; for
+ * a file, the same file.  The id of the first such run, or NULL.
+ */
+#define MADE_GOOD_BY                                                        \
+	"(SELECT min(s.run_id) FROM etl.run s WHERE s.source = r.source"     \
+	" AND s.status = 'succeeded' AND s.run_id > r.run_id"               \
+	" AND (s.mode = 'full' AND r.mode <> 'file'"                        \
+	"  OR s.mode = 'nightly' AND r.mode = 'nightly'"                    \
+	"  OR s.mode = 'backfill' AND r.mode = 'backfill'"                  \
+	"   AND s.window_from IS NOT DISTINCT FROM r.window_from"           \
+	"   AND s.window_to IS NOT DISTINCT FROM r.window_to"               \
+	"  OR s.mode = 'file' AND r.mode = 'file' AND s.file_name = r.file_name))"
+
+/* One run by id, or every failed run that no later success made good. */
 static int load_failed_runs(PGconn *conn, const char *run_id, struct failed_run **out,
 			    size_t *n, struct buf *err)
 {
 	const char *params[] = { run_id };
-	/* one failed run by id, or every failed run since its source's last success */
 	PGresult *res = pg_query(conn,
 		"SELECT run_id, source, command, mode,"
 		" coalesce(to_char(window_from AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYYMMDDHH24MISS'), ''),"
 		" coalesce(to_char(window_to AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYYMMDDHH24MISS'), ''),"
-		" status FROM etl.run r"
+		" status, coalesce(file_name, '') FROM etl.run r"
 		" WHERE CASE WHEN $1::bigint IS NOT NULL THEN run_id = $1::bigint"
-		"  ELSE status = 'failed' AND run_id > coalesce((SELECT max(run_id) FROM etl.run s"
-		"   WHERE s.source = r.source AND s.status = 'succeeded'"
-		"   AND s.mode IN ('nightly', 'full')), 0) END"
+		"  ELSE status = 'failed' AND source IS NOT NULL AND " MADE_GOOD_BY " IS NULL END"
 		" ORDER BY run_id",
 		1, params, err);
 	if (!res)
@@ -369,18 +411,10 @@ static int load_failed_runs(PGconn *conn, const char *run_id, struct failed_run 
 		snprintf(f->mode, sizeof(f->mode), "%s", PQgetvalue(res, row, 3));
 		snprintf(f->since, sizeof(f->since), "%s", PQgetvalue(res, row, 4));
 		snprintf(f->until, sizeof(f->until), "%s", PQgetvalue(res, row, 5));
-		if (run_id && strcmp(PQgetvalue(res, row, 6), "failed")) {
-			buf_addf(err, "run %s did not fail (%s): nothing to rerun", run_id,
-				 PQgetvalue(res, row, 6));
-			PQclear(res);
-			return -1;
-		}
+		snprintf(f->status, sizeof(f->status), "%s", PQgetvalue(res, row, 6));
+		snprintf(f->file, sizeof(f->file), "%s", PQgetvalue(res, row, 7));
 	}
 	PQclear(res);
-	if (run_id && *n == 0) {
-		buf_addf(err, "no run %s", run_id);
-		return -1;
-	}
 	return 0;
 }
 
@@ -407,11 +441,6 @@ static bool already_rerun(const struct failed_run *runs, size_t i)
 static int rerun_one(struct app *app, struct globals *g, const struct failed_run *f)
 {
 	enum run_mode mode = mode_from_name(f->mode);
-	if (mode == MODE_FILE) {
-		log_error(f->source, NULL, "run %lld was a load-file: load the file again with 'onestop-etl load-file'",
-			  f->run_id);
-		return EXIT_SOURCE_FAILED;
-	}
 	const struct source_cfg *src = config_find_source(&g->cfg, f->source);
 	if (!src) {
 		log_error(f->source, NULL, "run %lld: source '%s' is no longer configured",
@@ -428,6 +457,46 @@ static int rerun_one(struct app *app, struct globals *g, const struct failed_run
 	long long run_id;
 	return pipeline_run_source(app, src, (int)(src - g->cfg.sources), &req, &run_id) < 0
 		       ? EXIT_SOURCE_FAILED : 0;
+}
+
+/* rerun --run ID: only a failed run that did not load a file. */
+static int check_rerun_request(const char *run_id, const struct failed_run *runs, size_t n)
+{
+	if (n == 0)
+		return usage_error("rerun", "no run %s", run_id);
+	if (strcmp(runs[0].status, "failed"))
+		return usage_error("rerun", "run %s did not fail (%s): nothing to rerun", run_id,
+				   runs[0].status);
+	if (mode_from_name(runs[0].mode) == MODE_FILE)
+		return usage_error("rerun", "run %s was a load-file of '%s': a file cannot be rerun;"
+				   " load it again with 'onestop-etl load-file'",
+				   run_id, runs[0].file);
+	return 0;
+}
+
+static int rerun_runs(struct app *app, struct globals *g, const struct failed_run *runs,
+		      size_t n)
+{
+	int rc = 0;
+	size_t done = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (mode_from_name(runs[i].mode) == MODE_FILE) {
+			log_warn(runs[i].source, NULL, "run %lld (load-file of '%s') cannot be rerun:"
+				 " load the file again with 'onestop-etl load-file'",
+				 runs[i].run_id, runs[i].file);
+			continue;
+		}
+		if (already_rerun(runs, i))
+			continue;
+		done++;
+		if (rerun_one(app, g, &runs[i]))
+			rc = EXIT_SOURCE_FAILED;
+	}
+	if (n == 0)
+		log_info(NULL, NULL, "nothing to rerun: every failed run has been made good since");
+	else if (done == 0)
+		log_info(NULL, NULL, "nothing to rerun but the files above");
+	return rc;
 }
 
 static int cmd_rerun(struct globals *g, int argc, char **argv)
@@ -453,7 +522,10 @@ static int cmd_rerun(struct globals *g, int argc, char **argv)
 	}
 	if (!!run_id == failed)
 		return usage_error("rerun", "give exactly one of --run ID and --failed");
-	if (run_id && strspn(run_id, "0123456789") != strlen(run_id))
+	if (optind < argc)
+		return usage_error("rerun", "unexpected argument '%s'", argv[optind]);
+	if (run_id && (!*run_id || strspn(run_id, "0123456789") != strlen(run_id) ||
+		       strlen(run_id) > 18))
 		return usage_error("rerun", "--run: '%s' is not a run id", run_id);
 	struct app app;
 	PGconn *conn = NULL;
@@ -464,13 +536,12 @@ static int cmd_rerun(struct globals *g, int argc, char **argv)
 	buf_init(&err, ERR_CAP);
 	if (rc == 0 && load_failed_runs(conn, run_id, &runs, &n, &err) < 0) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
-		rc = EXIT_USAGE;
+		rc = EXIT_WAREHOUSE;
 	}
-	if (rc == 0 && n == 0)
-		log_info(NULL, NULL, "no failed run to rerun");
-	for (size_t i = 0; rc != EXIT_USAGE && i < n; i++)
-		if (!already_rerun(runs, i) && rerun_one(&app, g, &runs[i]))
-			rc = EXIT_SOURCE_FAILED;
+	if (rc == 0 && run_id)
+		rc = check_rerun_request(run_id, runs, n);
+	if (rc == 0)
+		rc = rerun_runs(&app, g, runs, n);
 	buf_release(&err);
 	free(runs);
 	pg_close(conn);
@@ -561,7 +632,7 @@ static int cmd_migrate(struct globals *g, int argc, char **argv)
 	int rc = take_lock(conn, false);
 	struct buf err;
 	buf_init(&err, ERR_CAP);
-	if (rc == 0 && pg_migrate(conn, &err) < 0) {
+	if (rc == 0 && (pg_migrate(conn, &err) < 0 || mark_interrupted(conn, &err) < 0)) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		rc = EXIT_WAREHOUSE;
 	}
@@ -598,25 +669,279 @@ static int cmd_check_config(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
-static int print_result_table(PGresult *res)
+/* ------------------------------------------------------------- status */
+
+#define STATUS_WIDTH 100 /* columns: status fits a terminal */
+
+/*
+ * Columns a UTF-8 string takes on a terminal: one per character, none for
+ * a combining mark (U+0300..U+036F: decomposed Vietnamese diacritics).
+ */
+static size_t utf8_char_width(const unsigned char *p, size_t *len)
+{
+	*len = 1;
+	if (*p < 0x80)
+		return 1;
+	while ((p[*len] & 0xc0) == 0x80)
+		(*len)++;
+	if (*len == 2 && (p[0] == 0xcc || (p[0] == 0xcd && p[1] < 0xb0)))
+		return 0;
+	return 1;
+}
+
+static size_t text_width(const char *s)
+{
+	size_t w = 0, len;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p += len)
+		w += utf8_char_width(p, &len);
+	return w;
+}
+
+/*
+ * Append s to b in at most `width` columns, every control character as a
+ * space, and "…" where it had to be cut.  Returns the columns used.
+ */
+static size_t fit_text(struct buf *b, const char *s, size_t width)
+{
+	size_t total = text_width(s), used = 0, len;
+	bool cut = total > width;
+	size_t room = cut ? (width ? width - 1 : 0) : width;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p += len) {
+		size_t w = utf8_char_width(p, &len);
+		if (used + w > room)
+			break;
+		if (*p < 0x20 || *p == 0x7f)
+			buf_addc(b, ' ');
+		else
+			buf_add(b, p, len);
+		used += w;
+	}
+	if (cut && width) {
+		buf_adds(b, "…");
+		used++;
+	}
+	return used;
+}
+
+struct status_column {
+	const char *title;
+	bool right;   /* numbers */
+	bool shrink;  /* cut this one first when the table is too wide */
+};
+
+/*
+ * Print a query result as a table of STATUS_WIDTH columns at most: the
+ * shrinkable columns give up their width first, down to 6.
+ */
+static void print_table(PGresult *res, const struct status_column *cols, const char *indent)
 {
 	int nf = PQnfields(res), nt = PQntuples(res);
-	int *width = xcalloc((size_t)nf, sizeof(int));
+	size_t *width = xcalloc((size_t)nf, sizeof(size_t));
+	size_t total = strlen(indent);
 	for (int f = 0; f < nf; f++) {
-		width[f] = (int)strlen(PQfname(res, f));
+		width[f] = text_width(cols[f].title);
 		for (int t = 0; t < nt; t++) {
-			int w = (int)strlen(PQgetvalue(res, t, f));
+			size_t w = text_width(PQgetvalue(res, t, f));
 			if (w > width[f])
 				width[f] = w;
 		}
+		total += width[f] + (f ? 2 : 0);
 	}
-	for (int f = 0; f < nf; f++)
-		printf("%-*s%s", width[f], PQfname(res, f), f + 1 < nf ? "  " : "\n");
-	for (int t = 0; t < nt; t++)
-		for (int f = 0; f < nf; f++)
-			printf("%-*s%s", width[f], PQgetvalue(res, t, f), f + 1 < nf ? "  " : "\n");
+	for (int f = 0; f < nf && total > STATUS_WIDTH; f++) {
+		if (!cols[f].shrink || width[f] <= 6)
+			continue;
+		size_t give = width[f] - 6 < total - STATUS_WIDTH ? width[f] - 6 : total - STATUS_WIDTH;
+		width[f] -= give;
+		total -= give;
+	}
+	struct buf line;
+	buf_init(&line, 1 << 16);
+	for (int t = -1; t < nt; t++) {
+		buf_reset(&line);
+		buf_adds(&line, indent);
+		for (int f = 0; f < nf; f++) {
+			const char *v = t < 0 ? cols[f].title : PQgetvalue(res, t, f);
+			size_t w = text_width(v) < width[f] ? text_width(v) : width[f];
+			if (f)
+				buf_adds(&line, "  ");
+			if (cols[f].right)
+				for (size_t i = w; i < width[f]; i++)
+					buf_addc(&line, ' ');
+			size_t used = fit_text(&line, v, width[f]);
+			if (!cols[f].right && f + 1 < nf)
+				for (size_t i = used; i < width[f]; i++)
+					buf_addc(&line, ' ');
+		}
+		printf("%s\n", buf_str(&line));
+	}
+	buf_release(&line);
 	free(width);
-	return 0;
+}
+
+/* One line of at most STATUS_WIDTH columns: prefix, then text cut to fit. */
+static void print_fitted(const char *prefix, const char *text)
+{
+	struct buf line;
+	buf_init(&line, 1 << 16);
+	buf_adds(&line, prefix);
+	size_t used = text_width(prefix);
+	fit_text(&line, text, used < STATUS_WIDTH ? STATUS_WIDTH - used : 0);
+	printf("%s\n", buf_str(&line));
+	buf_release(&line);
+}
+
+static const char STATUS_RUNS[] =
+	"SELECT run_id, coalesce(source, '-'),"
+	" CASE WHEN command = 'rerun' THEN 'rerun ' || coalesce(rerun_of::text, '')"
+	"  WHEN command = 'load-file' THEN 'file' ELSE coalesce(mode, command) END,"
+	" status, to_char(started_at, 'YYYY-MM-DD HH24:MI'),"
+	" CASE WHEN finished_at IS NULL THEN ''"
+	"  ELSE (SELECT CASE WHEN s < 60 THEN s || 's' WHEN s < 3600 THEN s / 60 || 'm'"
+	"   || lpad((s % 60)::text, 2, '0') || 's' ELSE s / 3600 || 'h'"
+	"   || lpad((s / 60 % 60)::text, 2, '0') || 'm' END"
+	"   FROM (SELECT round(extract(epoch FROM finished_at - started_at))::bigint AS s) d) END,"
+	" rows_read, rows_loaded, rows_rejected"
+	" FROM etl.run ORDER BY run_id DESC LIMIT $1::bigint";
+
+static const struct status_column status_run_columns[] = {
+	{ "run", true, false }, { "source", false, true }, { "what", false, true },
+	{ "status", false, false }, { "started", false, false }, { "took", true, false },
+	{ "read", true, false }, { "loaded", true, false }, { "rejected", true, false },
+};
+
+/*
+ * The failed runs among the last N, and the running rows whose process
+ * is gone: what went wrong and what to do about it.
+ */
+static const char STATUS_PROBLEMS[] =
+	"SELECT r.run_id, coalesce(r.source, '-'), r.status,"
+	" coalesce(r.error, ''), coalesce(r.mode, ''), coalesce(r.file_name, ''),"
+	" coalesce(to_char(r.window_from, 'YYYY-MM-DD HH24:MI:SS'), '…') || ' .. '"
+	"  || coalesce(to_char(r.window_to, 'YYYY-MM-DD HH24:MI:SS'), '…'),"
+	" coalesce(" MADE_GOOD_BY "::text, ''),"
+	" r.status = 'running' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.pid)"
+	" FROM (SELECT * FROM etl.run ORDER BY run_id DESC LIMIT $1::bigint) r"
+	" WHERE r.status = 'failed' OR r.status = 'running' ORDER BY r.run_id DESC";
+
+/*
+ * Print text word-wrapped after `indent`, in at most `max_lines` lines of
+ * STATUS_WIDTH columns; the last one cut with "…" if need be.
+ */
+static void print_wrapped(const char *indent, const char *text, int max_lines)
+{
+	size_t room = STATUS_WIDTH - strlen(indent);
+	const char *p = text;
+	for (int n = 0; n < max_lines && *p; n++) {
+		while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+			p++;
+		size_t len = strlen(p);
+		if (n + 1 < max_lines) {
+			/* the longest prefix that fits, ended at a space if there is one */
+			size_t fit = 0, w = 0, space = 0, clen;
+			while (fit < len && w + utf8_char_width((const unsigned char *)p + fit, &clen) <= room) {
+				w += utf8_char_width((const unsigned char *)p + fit, &clen);
+				fit += clen;
+				if (fit < len && (p[fit] == ' ' || p[fit] == '\n'))
+					space = fit;
+			}
+			if (fit < len && space > room / 2)
+				fit = space;
+			len = fit;
+		}
+		char *piece = xstrndup(p, len);
+		print_fitted(indent, piece);
+		free(piece);
+		p += len;
+	}
+}
+
+static void print_problem(PGresult *res, int t)
+{
+	const char *id = PQgetvalue(res, t, 0), *source = PQgetvalue(res, t, 1);
+	const char *mode = PQgetvalue(res, t, 4), *file = PQgetvalue(res, t, 5);
+	const char *made_good = PQgetvalue(res, t, 7);
+	struct buf line;
+	buf_init(&line, 1 << 16);
+	if (!strcmp(PQgetvalue(res, t, 2), "running")) {
+		if (!strcmp(PQgetvalue(res, t, 8), "t")) {
+			buf_addf(&line, "run %s (%s) is marked running but its process is gone:"
+				 " the next writer marks it failed (interrupted)", id, source);
+			print_wrapped("  ", buf_str(&line), 2);
+		}
+		buf_release(&line);
+		return;
+	}
+	buf_addf(&line, "run %s: %s, %s", id, source, mode);
+	if (!strcmp(mode, "backfill"))
+		buf_addf(&line, " %s", PQgetvalue(res, t, 6));
+	else if (!strcmp(mode, "file"))
+		buf_addf(&line, " '%s'", file);
+	print_wrapped("  ", buf_str(&line), 1);
+	print_wrapped("      ", PQgetvalue(res, t, 3), 3);
+	buf_reset(&line);
+	if (!strcmp(mode, "file"))
+		buf_adds(&line, "-> a file cannot be rerun: load it again with 'onestop-etl load-file'");
+	else if (*made_good)
+		buf_addf(&line, "-> made good by run %s", made_good);
+	else
+		buf_addf(&line, "-> not loaded since: onestop-etl rerun --run %s (or rerun --failed)", id);
+	print_wrapped("      ", buf_str(&line), 1);
+	buf_release(&line);
+}
+
+static const char STATUS_ENTITIES[] =
+	"SELECT r.source, r.run_id, e.entity, e.rows_read, e.rows_loaded, e.rows_rejected,"
+	" e.rows_superseded"
+	" FROM (SELECT DISTINCT ON (source) source, run_id FROM etl.run"
+	"  WHERE status = 'succeeded' AND source IS NOT NULL ORDER BY source, run_id DESC) r"
+	" JOIN etl.run_entity e USING (run_id)"
+	" ORDER BY r.source, array_position(ARRAY['donvi', 'thutuc', 'hoso', 'bosung', 'quatrinh'],"
+	"  e.entity::text)";
+
+static const struct status_column status_entity_columns[] = {
+	{ "source", false, true }, { "run", true, false }, { "entity", false, false },
+	{ "read", true, false }, { "loaded", true, false }, { "rejected", true, false },
+	{ "superseded", true, false },
+};
+
+static const char STATUS_MARKS[] =
+	"SELECT source, entity, to_char(updated_until, 'YYYY-MM-DD HH24:MI:SS')"
+	" FROM etl.watermark ORDER BY source,"
+	" array_position(ARRAY['donvi', 'thutuc', 'hoso', 'bosung', 'quatrinh'], entity::text)";
+
+static const struct status_column status_mark_columns[] = {
+	{ "source", false, true }, { "entity", false, false }, { "watermark", false, false },
+};
+
+static void print_status(PGresult *runs, PGresult *problems, PGresult *entities,
+			 PGresult *marks)
+{
+	if (PQntuples(runs) == 0) {
+		printf("No runs yet.\n");
+	} else {
+		printf("Runs, latest first\n");
+		print_table(runs, status_run_columns, "  ");
+	}
+	bool header = false;
+	for (int t = 0; t < PQntuples(problems); t++) {
+		if (!header && (strcmp(PQgetvalue(problems, t, 2), "running") ||
+				!strcmp(PQgetvalue(problems, t, 8), "t"))) {
+			printf("\nFailures\n");
+			header = true;
+		}
+		print_problem(problems, t);
+	}
+	if (PQntuples(entities)) {
+		printf("\nLast successful run of each source, by entity"
+		       " (read = loaded + rejected + superseded)\n");
+		print_table(entities, status_entity_columns, "  ");
+	}
+	if (PQntuples(marks)) {
+		printf("\nWatermarks: the latest CapNhatLuc loaded (the source's clock, local time)\n");
+		print_table(marks, status_mark_columns, "  ");
+	} else {
+		printf("\nNo watermark yet: the next run asks each source for everything.\n");
+	}
 }
 
 static int cmd_status(struct globals *g, int argc, char **argv)
@@ -628,10 +953,13 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	const char *last = "20";
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'l' || strspn(optarg, "0123456789") != strlen(optarg) || !*optarg)
+		if (c != 'l' || !*optarg || strspn(optarg, "0123456789") != strlen(optarg) ||
+		    strlen(optarg) > 9)
 			return usage_error("status", "--last takes a whole number");
 		last = optarg;
 	}
+	if (optind < argc)
+		return usage_error("status", "unexpected argument '%s'", argv[optind]);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
 	PGconn *conn = connect_warehouse(g, true);
@@ -640,28 +968,20 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	struct buf err;
 	buf_init(&err, ERR_CAP);
 	const char *params[] = { last };
-	PGresult *runs = pg_query(conn,
-		"SELECT run_id AS run, source, command, mode, status,"
-		" to_char(started_at, 'YYYY-MM-DD HH24:MI') AS started,"
-		" coalesce(extract(epoch FROM finished_at - started_at)::int || 's', '') AS took,"
-		" rows_read AS read, rows_loaded AS loaded, rows_rejected AS rejected,"
-		" left(coalesce(error, ''), 60) AS error"
-		" FROM etl.run ORDER BY run_id DESC LIMIT $1::int",
-		1, params, &err);
-	PGresult *marks = runs ? pg_query(conn,
-		"SELECT source, entity, to_char(updated_until, 'YYYY-MM-DD HH24:MI:SS') AS watermark"
-		" FROM etl.watermark ORDER BY source, entity", 0, NULL, &err) : NULL;
+	PGresult *runs = pg_query(conn, STATUS_RUNS, 1, params, &err);
+	PGresult *problems = runs ? pg_query(conn, STATUS_PROBLEMS, 1, params, &err) : NULL;
+	PGresult *entities = problems ? pg_query(conn, STATUS_ENTITIES, 0, NULL, &err) : NULL;
+	PGresult *marks = entities ? pg_query(conn, STATUS_MARKS, 0, NULL, &err) : NULL;
 	int rc = 0;
 	if (!marks) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		rc = EXIT_WAREHOUSE;
 	} else {
-		printf("Runs (latest first)\n");
-		print_result_table(runs);
-		printf("\nWatermarks (the source's CapNhatLuc, local time)\n");
-		print_result_table(marks);
+		print_status(runs, problems, entities, marks);
 	}
 	PQclear(runs);
+	PQclear(problems);
+	PQclear(entities);
 	PQclear(marks);
 	buf_release(&err);
 	pg_close(conn);
@@ -707,10 +1027,44 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 
 static int cmd_report(struct globals *g, int argc, char **argv)
 {
-	(void)g;
-	(void)argc;
-	(void)argv;
-	return usage_error("report", "the HTML report is not built yet; use 'onestop-etl score'");
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "period", required_argument, NULL, 'P' },
+		{ "unit", required_argument, NULL, 'u' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct score_request req = { .format = "html" };
+	const char *out = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'p')
+			req.profile = optarg;
+		else if (c == 'P')
+			req.period = optarg;
+		else if (c == 'u')
+			req.unit = optarg;
+		else if (c == 'o')
+			out = optarg;
+		else
+			return usage_error("report", "bad option");
+	}
+	if (!req.period || !out)
+		return usage_error("report", "needs --period P and --out FILE.html");
+	if (optind < argc)
+		return usage_error("report", "unexpected argument '%s'", argv[optind]);
+	if (report_parse_period(req.period, NULL, NULL) < 0)
+		return usage_error("report", "--period: '%s' is not 2021, 2021-Q1 or 2021-03", req.period);
+	if (load_config(g) < 0)
+		return EXIT_USAGE;
+	PGconn *conn = connect_warehouse(g, true);
+	if (!conn)
+		return EXIT_WAREHOUSE;
+	int rc = report_html(conn, &req, out) < 0 ? EXIT_WAREHOUSE : 0;
+	if (rc == 0)
+		log_info(NULL, NULL, "wrote '%s'", out);
+	pg_close(conn);
+	return rc;
 }
 
 static const struct command commands[] = {
@@ -719,8 +1073,11 @@ static const struct command commands[] = {
 	  "load it and re-derive the marts. --since/--until load a window (a backfill),\n"
 	  "--full everything. Timestamps: yyyyMMddHHmmss or ISO 8601, local time.\n" },
 	{ "rerun", cmd_rerun, "rerun (--run ID | --failed) [--no-wait]",
-	  "Run again what a failed run was to load (same source, same window), or every\n"
-	  "failed run since the last success of its source.\n" },
+	  "Run again what a failed run was to load: same source, same window (a nightly\n"
+	  "run asks again from the current watermark). --failed reruns every failed run\n"
+	  "that no later success made good (for a nightly run: a later nightly or full\n"
+	  "run; for a backfill: the same window again, or a full run); with none, it\n"
+	  "says so and exits 0. A failed load-file cannot be rerun: load the file again.\n" },
 	{ "load-file", cmd_load_file, "load-file --source NAME --entity ENTITY [--no-wait] FILE",
 	  "Load a CSV or CSV.gz export through the same validation and load path.\n"
 	  "ENTITY is donvi, thutuc, hoso, bosung or quatrinh.\n" },
@@ -728,7 +1085,9 @@ static const struct command commands[] = {
 	  "Re-derive outcomes, indicators and scores from stored rows (after a calendar\n"
 	  "or profile change).\n" },
 	{ "status", cmd_status, "status [--last N]",
-	  "Recent runs with their counts and errors, and each source's watermark.\n" },
+	  "Recent runs (default 20) with their counts; failures with their reasons and\n"
+	  "what to do; the last successful run of each source by entity; each source's\n"
+	  "watermarks. Fits 100 columns.\n" },
 	{ "score", cmd_score, "score [--profile P] [--period P] [--unit CODE] [--format table|csv|json]",
 	  "Print the compliance scorecard. --period is 2021, 2021-Q1 or 2021-03\n"
 	  "(default: the current year); --profile defaults to every profile.\n" },

@@ -20,6 +20,13 @@ static int pg_error(struct buf *err, const char *what, const char *msg)
 	return -1;
 }
 
+/* The server's warnings (e.g. "terminating connection") as log lines. */
+static void log_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_warn(NULL, NULL, "warehouse: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 PGconn *pg_connect(const char *conninfo, struct buf *err)
 {
 	PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
@@ -32,6 +39,7 @@ PGconn *pg_connect(const char *conninfo, struct buf *err)
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, log_notice, NULL);
 	/*
 	 * Quiet NOTICEs (CREATE ... IF NOT EXISTS) and a fixed zone for any
 	 * text timestamps we read back: rules never depend on it, but
@@ -143,6 +151,25 @@ int pg_lock_writers(PGconn *conn, bool wait, struct buf *err)
 	int got = !strcmp(PQgetvalue(res, 0, PQnfields(res) - 1), "t");
 	PQclear(res);
 	return got ? 0 : 1;
+}
+
+int pg_lock_held_by(PGconn *conn, int pid, struct buf *err)
+{
+	char k1[16], k2[16], p[16];
+	snprintf(k1, sizeof(k1), "%d", LOCK_KEY1);
+	snprintf(k2, sizeof(k2), "%d", LOCK_KEY2);
+	snprintf(p, sizeof(p), "%d", pid);
+	const char *params[] = { k1, k2, p };
+	PGresult *res = pg_query(conn,
+		"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+		" AND classid = $1::int::oid AND objid = $2::int::oid AND objsubid = 2"
+		" AND pid = $3::int AND granted)",
+		3, params, err);
+	if (!res)
+		return -1;
+	int held = !strcmp(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	return held;
 }
 
 int pg_schema_target(void)

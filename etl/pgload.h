@@ -47,6 +47,14 @@ int pg_copy_end(PGconn *conn, const char *abort_msg, struct buf *err);
 int pg_lock_writers(PGconn *conn, bool wait, struct buf *err);
 
 /*
+ * Whether the backend `pid` (the session that took the writers' lock)
+ * still holds it: a commit made on another session checks this first, so
+ * that a run whose lock died with a warehouse restart never commits
+ * beside the next writer.  1 held, 0 not, -1 on error.
+ */
+int pg_lock_held_by(PGconn *conn, int pid, struct buf *err);
+
+/*
  * Migrations are the numbered files of sql/, embedded in the binary at
  * build time so the program and its schema cannot drift apart.
  */
