@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #define COPY_CHUNK (256 * 1024)    /* rows are sent to COPY in chunks this big */
@@ -49,10 +50,13 @@ struct extract {
 	long long row_base;   /* rows numbered before this page */
 	long long page_read, page_rejected;
 	long long read, rejected;
+	long page_no;    /* the page being read, from 0 */
 	bool copy_open, rej_open;
 	bool page_bad;   /* malformed page: fetch it again */
 	bool fatal;      /* stop the source run */
-	struct buf err;
+	double deadline; /* CLOCK_MONOTONIC seconds; 0 = none */
+	struct buf page_err; /* why this attempt's page is malformed */
+	struct buf err;      /* why the entity failed */
 };
 
 static const char *const mode_names[] = { "nightly", "backfill", "full", "file" };
@@ -181,8 +185,10 @@ static int page_begin(void *ctx, long page_no, int attempt)
 	csvstream_reset(x->csv);
 	record_map_free(x->map);
 	x->map = NULL;
+	x->page_no = page_no;
 	x->page_read = x->page_rejected = 0;
 	x->page_bad = false;
+	buf_reset(&x->page_err);
 	buf_reset(&x->copy);
 	buf_reset(&x->rej);
 	snprintf(sql, sizeof(sql), "COPY %s (%s) FROM STDIN",
@@ -197,19 +203,27 @@ static int page_begin(void *ctx, long page_no, int attempt)
 	return SINK_OK;
 }
 
+/* The CSV of this attempt cannot be read: say where, fetch it again. */
+static void page_malformed(struct extract *x)
+{
+	x->page_bad = true;
+	buf_reset(&x->page_err);
+	buf_adds(&x->page_err, csvstream_error(x->csv));
+	log_warn(x->src->name, entity_name(x->entity), "page %ld malformed: %s",
+		 x->page_no + 1, buf_str(&x->page_err));
+}
+
+/*
+ * A malformed page stops its transfer at once: the rest of an endless
+ * runaway quote is not worth reading.
+ */
 static int page_data(void *ctx, const char *bytes, size_t len)
 {
 	struct extract *x = ctx;
-	if (x->fatal || x->page_bad)
-		return 0; /* judged in page_end, after the body is read */
-	int rc = csvstream_feed(x->csv, bytes, len);
-	if (rc == -1 && !x->fatal) {
-		x->page_bad = true;
-		buf_reset(&x->err);
-		buf_addf(&x->err, "%s: page malformed: %s", entity_name(x->entity),
-			 csvstream_error(x->csv));
-	}
-	return 0;
+	if (!x->fatal && !x->page_bad && csvstream_feed(x->csv, bytes, len) != 0 &&
+	    !x->fatal)
+		page_malformed(x);
+	return x->fatal ? SINK_FATAL : x->page_bad ? SINK_RETRY : SINK_OK;
 }
 
 /* Throw the page away: its staged rows and its rejects. */
@@ -237,7 +251,8 @@ static int page_accept(struct extract *x)
 	buf_reset(&x->copy);
 	if (pg_exec(x->conn, "RELEASE SAVEPOINT page", 0, NULL, &x->err) < 0)
 		return -1;
-	if (reject_finish(x, true) < 0 && x->rej_open)
+	/* a reject that cannot be stored must not vanish: stop the run */
+	if (reject_finish(x, true) < 0)
 		return -1;
 	x->row_base += x->page_read;
 	x->read += x->page_read;
@@ -252,17 +267,10 @@ static int page_end(void *ctx, int ok)
 		page_discard(x);
 		return SINK_OK;
 	}
-	if (!x->fatal && !x->page_bad && csvstream_finish(x->csv) == -1 && !x->fatal) {
-		x->page_bad = true;
-		buf_reset(&x->err);
-		buf_addf(&x->err, "%s: page malformed: %s", entity_name(x->entity),
-			 csvstream_error(x->csv));
-	}
+	if (!x->fatal && !x->page_bad && csvstream_finish(x->csv) != 0 && !x->fatal)
+		page_malformed(x);
 	if (x->fatal || x->page_bad) {
 		page_discard(x);
-		if (x->page_bad && !x->fatal)
-			log_warn(x->src->name, entity_name(x->entity), "%s",
-				 buf_str(&x->err));
 		return x->fatal ? SINK_FATAL : SINK_RETRY;
 	}
 	if (page_accept(x) < 0) {
@@ -275,7 +283,8 @@ static int page_end(void *ctx, int ok)
 
 static void extract_init(struct extract *x, const struct app *app,
 			 const struct source_cfg *src, enum entity e,
-			 long long run_id, PGconn *conn, PGconn *audit)
+			 long long run_id, PGconn *conn, PGconn *audit,
+			 double deadline)
 {
 	memset(x, 0, sizeof(*x));
 	x->app = app;
@@ -284,10 +293,12 @@ static void extract_init(struct extract *x, const struct app *app,
 	x->run_id = run_id;
 	x->conn = conn;
 	x->audit = audit;
+	x->deadline = deadline;
 	x->csv = csvstream_new(MAX_RECORD, on_record, x);
 	buf_init(&x->copy, SIZE_MAX / 2);
 	buf_init(&x->raw, SIZE_MAX / 2);
 	buf_init(&x->rej, SIZE_MAX / 2);
+	buf_init(&x->page_err, ERR_CAP);
 	buf_init(&x->err, ERR_CAP);
 }
 
@@ -298,6 +309,7 @@ static void extract_release(struct extract *x)
 	buf_release(&x->copy);
 	buf_release(&x->raw);
 	buf_release(&x->rej);
+	buf_release(&x->page_err);
 	buf_release(&x->err);
 }
 
@@ -308,7 +320,7 @@ static void extract_release(struct extract *x)
  * file through unchanged and decompresses a .csv.gz.
  */
 static int fetch_file(const char *path, const struct page_sink *sink,
-		      struct buf *err)
+		      const struct buf *page_err, struct buf *err)
 {
 	gzFile gz = gzopen(path, "rb");
 	if (!gz) {
@@ -316,30 +328,27 @@ static int fetch_file(const char *path, const struct page_sink *sink,
 		return -1;
 	}
 	char chunk[64 * 1024];
-	int n, rc = 0;
+	int n = 0, verdict = SINK_OK;
 	if (sink->begin(sink->ctx, 0, 0) != SINK_OK) {
 		gzclose(gz);
 		return -1;
 	}
-	while ((n = gzread(gz, chunk, sizeof(chunk))) > 0)
-		sink->data(sink->ctx, chunk, (size_t)n);
-	if (n < 0 || !gzeof(gz)) {
+	while (verdict == SINK_OK && (n = gzread(gz, chunk, sizeof(chunk))) > 0)
+		verdict = sink->data(sink->ctx, chunk, (size_t)n);
+	if (verdict == SINK_OK && (n < 0 || !gzeof(gz))) {
 		int zerr;
-		const char *msg = gzerror(gz, &zerr);
-		buf_addf(err, "cannot read '%s': %s", path, msg);
+		buf_addf(err, "cannot read '%s': %s", path, gzerror(gz, &zerr));
 		sink->end(sink->ctx, 0);
-		rc = -1;
+		verdict = SINK_FATAL;
+	} else if (verdict == SINK_OK) {
+		verdict = sink->end(sink->ctx, 1);
 	} else {
-		int st = sink->end(sink->ctx, 1);
-		if (st == SINK_RETRY) {
-			buf_addf(err, "'%s' is malformed", path);
-			rc = -1;
-		} else if (st != SINK_OK) {
-			rc = -1;
-		}
+		sink->end(sink->ctx, 0);
 	}
+	if (verdict == SINK_RETRY)
+		buf_addf(err, "'%s' is malformed: %s", path, buf_str(page_err));
 	gzclose(gz);
-	return rc;
+	return verdict == SINK_OK ? 0 : -1;
 }
 
 static void window_param(PGconn *conn, const struct app *app,
@@ -363,6 +372,13 @@ static void window_param(PGconn *conn, const struct app *app,
 	buf_release(&err);
 }
 
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int extract_entity(struct extract *x, const struct run_request *req,
 			  struct entity_counts *counts)
 {
@@ -370,9 +386,11 @@ static int extract_entity(struct extract *x, const struct run_request *req,
 	char since[15] = "";
 	int rc;
 
+	struct buf why; /* what the fetch says went wrong */
+	buf_init(&why, ERR_CAP);
 	counts->total_announced = -1;
 	if (req->mode == MODE_FILE) {
-		rc = fetch_file(req->file, &sink, &x->err);
+		rc = fetch_file(req->file, &sink, &x->page_err, &why);
 	} else {
 		if (req->mode == MODE_NIGHTLY)
 			window_param(x->conn, x->app, x->src, x->entity, since);
@@ -381,7 +399,7 @@ static int extract_entity(struct extract *x, const struct run_request *req,
 			.token = x->src->token, .ca_file = x->src->ca_file,
 			.page_size = x->src->page_size, .timeout = x->src->timeout,
 			.retries = x->src->retries, .retry_delay = x->src->retry_delay,
-			.user_agent = USER_AGENT,
+			.deadline = x->deadline, .user_agent = USER_AGENT,
 		};
 		struct http_query q = {
 			.entity = entity_name(x->entity),
@@ -392,16 +410,20 @@ static int extract_entity(struct extract *x, const struct run_request *req,
 		};
 		struct http_result res;
 		memset(&res, 0, sizeof(res));
-		struct buf herr;
-		buf_init(&herr, ERR_CAP);
-		rc = http_fetch_entity(&hs, &q, &sink, &res, &herr);
-		if (rc < 0 && !x->fatal) {
-			buf_reset(&x->err);
-			buf_adds(&x->err, buf_str(&herr));
-		}
-		buf_release(&herr);
+		rc = http_fetch_entity(&hs, &q, &sink, &res, &why);
+		/* "page 3 malformed twice" says what; the CSV detail says where */
+		if (rc < 0 && x->page_err.len)
+			buf_addf(&why, ": %s", buf_str(&x->page_err));
+		if (rc < 0 && x->deadline > 0 && monotonic_seconds() >= x->deadline)
+			buf_addf(&why, "; deadline = %ld s", x->src->deadline);
 		counts->total_announced = res.total_count;
 	}
+	/* a fatal consumer already said why; the fetch only says it stopped */
+	if (rc < 0 && !x->fatal) {
+		buf_reset(&x->err);
+		buf_adds(&x->err, buf_str(&why));
+	}
+	buf_release(&why);
 	counts->present = true;
 	counts->read = x->read;
 	counts->rejected = x->rejected;
@@ -476,13 +498,23 @@ static void audit_fail(PGconn *audit, long long run_id,
 	snprintf(r, sizeof(r), "%lld", read);
 	snprintf(j, sizeof(j), "%lld", rejected);
 	const char *params[] = { id, message, r, j };
+	static const char sql[] =
+		"UPDATE etl.run SET status = 'failed', finished_at = clock_timestamp(),"
+		" error = $2, rows_read = $3, rows_loaded = 0, rows_rejected = $4"
+		" WHERE run_id = $1";
 	struct buf err;
 	buf_init(&err, ERR_CAP);
-	if (pg_exec(audit,
-		    "UPDATE etl.run SET status = 'failed', finished_at = clock_timestamp(),"
-		    " error = $2, rows_read = $3, rows_loaded = 0, rows_rejected = $4"
-		    " WHERE run_id = $1",
-		    4, params, &err) < 0)
+	int rc = pg_exec(audit, sql, 4, params, &err);
+	if (rc < 0) {
+		/*
+		 * The warehouse may have restarted under the run (libpq does not
+		 * always mark the connection bad): say why on a new session.
+		 */
+		PQreset(audit);
+		if (PQstatus(audit) == CONNECTION_OK)
+			rc = pg_exec(audit, sql, 4, params, &err);
+	}
+	if (rc < 0)
 		log_error(NULL, NULL, "cannot record the failure of run %lld: %s",
 			  run_id, buf_str(&err));
 	buf_release(&err);
@@ -520,7 +552,9 @@ static int merge(PGconn *conn, const struct app *app, const struct source_cfg *s
 /*
  * The watermark moves forward only: to the latest CapNhatLuc loaded.  A
  * file or a backfill window that starts after the watermark must not move
- * it, or the changes between the two would never be asked for.
+ * it, or the changes between the two would never be asked for; nor may a
+ * window with a start set the first watermark of an entity (no watermark
+ * means "ask for everything").
  */
 static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 			      const struct run_request *req, struct buf *err)
@@ -536,6 +570,8 @@ static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 		"  UNION ALL SELECT 'hoso', updated_at FROM stg_hoso"
 		"  UNION ALL SELECT 'bosung', updated_at FROM stg_bosung"
 		"  UNION ALL SELECT 'quatrinh', updated_at FROM stg_quatrinh) s"
+		" WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM etl.watermark o"
+		"  WHERE o.source = $1 AND o.entity = s.entity)"
 		" GROUP BY entity"
 		" ON CONFLICT (source, entity) DO UPDATE"
 		" SET updated_until = greatest(w.updated_until, excluded.updated_until)"
@@ -580,6 +616,19 @@ static int record_counts(PGconn *conn, long long run_id,
 		       4, params, err);
 }
 
+/* Commit only while this invocation still holds the writers' lock. */
+static int check_lock(PGconn *conn, const struct app *app, struct buf *err)
+{
+	if (app->lock_pid <= 0)
+		return 0;
+	int held = pg_lock_held_by(conn, app->lock_pid, err);
+	if (held == 0) {
+		buf_reset(err);
+		buf_adds(err, "lost the writers' lock (did the warehouse restart?): not committing");
+	}
+	return held == 1 ? 0 : -1;
+}
+
 static int commit_source(PGconn *conn, const struct app *app,
 			 const struct source_cfg *src, int rank,
 			 const struct run_request *req, long long run_id,
@@ -590,6 +639,7 @@ static int commit_source(PGconn *conn, const struct app *app,
 	    advance_watermarks(conn, src, req, err) < 0 ||
 	    pg_exec(conn, "SELECT etl.derive($1::timestamptz)", 1, as_of, err) < 0 ||
 	    record_counts(conn, run_id, counts, err) < 0 ||
+	    check_lock(conn, app, err) < 0 ||
 	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0)
 		return -1;
 	return 0;
@@ -611,11 +661,21 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 		       PGconn *conn, PGconn *audit, struct entity_counts *counts,
 		       struct buf *err)
 {
+	/* the source's deadline bounds an endless page or endless paging */
+	double deadline = src->deadline > 0 && req->mode != MODE_FILE
+				  ? monotonic_seconds() + (double)src->deadline
+				  : 0;
 	for (int e = 0; e < ENTITY_COUNT; e++) {
 		if (req->mode == MODE_FILE && e != (int)req->entity)
 			continue;
+		if (deadline > 0 && monotonic_seconds() >= deadline) {
+			buf_addf(err, "%s: the source's deadline (%ld s) passed",
+				 entity_name(e), src->deadline);
+			return -1;
+		}
 		struct extract x;
-		extract_init(&x, app, src, (enum entity)e, run_id, conn, audit);
+		extract_init(&x, app, src, (enum entity)e, run_id, conn, audit,
+			     deadline);
 		int rc = extract_entity(&x, req, &counts[e]);
 		if (rc < 0)
 			buf_adds(err, buf_str(&x.err));
@@ -672,8 +732,16 @@ out:
 			pg_exec(conn, "ROLLBACK", 0, NULL, &ignored);
 			buf_release(&ignored);
 		}
-		if (audit && *run_id > 0)
+		if (audit && *run_id > 0) {
+			/* a reject COPY that failed may have left it in a transaction */
+			if (PQtransactionStatus(audit) != PQTRANS_IDLE) {
+				struct buf ignored;
+				buf_init(&ignored, ERR_CAP);
+				pg_exec(audit, "ROLLBACK", 0, NULL, &ignored);
+				buf_release(&ignored);
+			}
 			audit_fail(audit, *run_id, counts, buf_str(&err));
+		}
 	}
 	pg_close(conn);
 	pg_close(audit);

@@ -29,6 +29,7 @@ struct app {
 	 * and the marts are derived from what the previous commit left.
 	 */
 	pthread_mutex_t commit_lock;
+	int lock_pid; /* the backend holding the writers' lock; 0: not checked */
 };
 
 enum run_mode { MODE_NIGHTLY, MODE_BACKFILL, MODE_FULL, MODE_FILE };

@@ -35,6 +35,11 @@ CREATE TABLE dw.procedure_version (
     batch_id       bigint,
     run_id         bigint,
     loaded_at      timestamptz NOT NULL DEFAULT now(),
+    -- derived: the next version's updated_at (NULL: none) and whether this
+    -- is the earliest version, so "the version in force at T" is a join:
+    -- (updated_at <= T OR is_first) AND (valid_to > T OR valid_to IS NULL)
+    valid_to       timestamptz,
+    is_first       boolean NOT NULL DEFAULT true,
     PRIMARY KEY (unit_code, procedure_code, updated_at)
 );
 
@@ -57,11 +62,14 @@ CREATE TABLE dw.dossier (
     batch_id         bigint,
     run_id           bigint,
     loaded_at        timestamptz NOT NULL DEFAULT now(),
-    -- derived (etl.derive); k_unit/receipt_date/finish_date are the keys the
-    -- dossier was last counted under, so a re-derive knows what to recount.
+    -- derived (etl.derive).  class, the k_ columns, receipt_date, finish_date
+    -- and the flags below are what the dossier is counted as in dw.unit_month:
+    -- a re-derivation subtracts them before it recounts the dossier.
     class            text CHECK (class IN ('not_received', 'in_progress', 'paused',
                                            'withdrawn', 'resolved')),
     k_unit           text,
+    k_channel        smallint,
+    k_paid_online    boolean,
     receipt_date     date,     -- local date of received_at, class <> not_received
     finish_date      date,     -- local date of finished_at, class <> not_received
     effective_receipt_day date,
@@ -75,8 +83,6 @@ CREATE TABLE dw.dossier (
     online_eligible  boolean,
     fee_received     boolean
 );
-CREATE INDEX dossier_unit_receipt_idx ON dw.dossier (k_unit, receipt_date);
-CREATE INDEX dossier_unit_finish_idx ON dw.dossier (k_unit, finish_date);
 CREATE INDEX dossier_receipt_idx ON dw.dossier (receipt_date);
 CREATE INDEX dossier_finish_idx ON dw.dossier (finish_date);
 CREATE INDEX dossier_procedure_idx ON dw.dossier (unit_code, procedure_code, received_at);
@@ -117,14 +123,15 @@ CREATE TABLE dw.log_step (
     batch_id      bigint,
     run_id        bigint,
     loaded_at     timestamptz NOT NULL DEFAULT now(),
-    -- derived: counted in step_delay under (k_unit, month of done_date)
+    -- derived: counted (or not) in dw.step_month under (k_unit, month of
+    -- done_date, k_department)
     k_unit        text,
+    k_department  text,
     done_date     date,
     counted       boolean NOT NULL DEFAULT false,
     late          boolean,
     PRIMARY KEY (ma_ho_so, seq)
 );
-CREATE INDEX log_step_unit_done_idx ON dw.log_step (k_unit, done_date) WHERE counted;
 
 -- The calendar: one row per day, with the cumulative number of working days
 -- up to and including the day, so that workday_add is an index lookup.
@@ -177,8 +184,9 @@ CREATE TABLE dw.kpi_unit (
     unit_code text PRIMARY KEY
 );
 
--- Dossier counts per unit and local month: quarters and years are sums of
--- months, so a derivation recounts only the months its dossiers touch.
+-- Dossier counts per unit and local month, kept by adding what each
+-- re-derived dossier counts as now and subtracting what it counted as before;
+-- quarters and years are sums of months.
 CREATE TABLE dw.unit_month (
     unit_code              text NOT NULL,
     month_start            date NOT NULL,

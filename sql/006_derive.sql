@@ -2,11 +2,10 @@
 -- current transaction touched; etl.rescore re-derives everything.  Both run
 -- the same steps:
 --
---   1. the dossiers to re-derive (touched_dossier) and the keys they were
---      counted under before (touched_um: unit and month of receipt/finish;
---      touched_sm: unit and month of their log steps);
+--   1. the dossiers to re-derive (touched_dossier), and what they and their
+--      log steps counted as in dw.unit_month / dw.step_month, subtracted;
 --   2. the dossiers' and log steps' derived columns;
---   3. the keys they are counted under now; recount those months;
+--   3. what they count as now, added; the months whose counts moved;
 --   4. the units and the span; the (unit, period) rows to rebuild from the
 --      monthly counts: touched months, units whose catalogue changed, periods
 --      not ended at the previous derivation, new units and new periods;
@@ -49,9 +48,13 @@ BEGIN
         CREATE TEMP TABLE touched_step (unit_code text, period_kind text, period_start date,
                                         PRIMARY KEY (unit_code, period_kind, period_start))
             ON COMMIT DROP;
+        -- signed contributions to dw.unit_month and dw.step_month
+        CREATE TEMP TABLE delta_um (LIKE dw.unit_month) ON COMMIT DROP;
+        CREATE TEMP TABLE delta_sm (LIKE dw.step_month) ON COMMIT DROP;
     ELSE
         TRUNCATE pg_temp.touched_dossier, pg_temp.touched_unit, pg_temp.touched_um,
-                 pg_temp.touched_sm, pg_temp.touched_kpi, pg_temp.touched_step;
+                 pg_temp.touched_sm, pg_temp.touched_kpi, pg_temp.touched_step,
+                 pg_temp.delta_um, pg_temp.delta_sm;
     END IF;
 END
 $$;
@@ -92,7 +95,7 @@ $$;
 
 -- Steps 1 and 3: the keys the touched dossiers are counted under (before the
 -- re-derivation: the old keys; after it: the new ones).
-CREATE FUNCTION etl._touch_counted_keys() RETURNS void
+CREATE FUNCTION etl._count_touched(p_sign int) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO pg_temp.touched_unit
     SELECT DISTINCT d.k_unit
@@ -100,19 +103,57 @@ LANGUAGE sql AS $$
     WHERE d.k_unit IS NOT NULL
     ON CONFLICT DO NOTHING;
 
-    INSERT INTO pg_temp.touched_um
-    SELECT DISTINCT d.k_unit, dw.period_of('month', x.day)
-    FROM dw.dossier d
-    JOIN pg_temp.touched_dossier t USING (ma_ho_so)
-    CROSS JOIN LATERAL (VALUES (d.receipt_date), (d.finish_date)) x (day)
-    WHERE d.k_unit IS NOT NULL AND x.day IS NOT NULL
-    ON CONFLICT DO NOTHING;
+    INSERT INTO pg_temp.delta_um
+    SELECT d.k_unit, dw.period_of('month', d.receipt_date),
+           p_sign, p_sign * (d.k_channel = 1)::int, p_sign * (d.k_channel = 2)::int,
+           p_sign * (d.k_channel = 3)::int,
+           p_sign * coalesce(d.online_eligible, false)::int,
+           p_sign * coalesce(d.online_eligible AND d.k_channel = 2, false)::int,
+           p_sign * (d.class = 'withdrawn')::int,
+           p_sign * coalesce(d.on_software, false)::int,
+           p_sign * coalesce(d.fee_received, false)::int,
+           p_sign * coalesce(d.fee_received AND d.k_paid_online, false)::int,
+           0, 0, 0, 0, 0, 0, 0
+    FROM dw.dossier d JOIN pg_temp.touched_dossier t USING (ma_ho_so)
+    WHERE d.k_unit IS NOT NULL AND d.receipt_date IS NOT NULL
+    UNION ALL
+    SELECT d.k_unit, dw.period_of('month', d.finish_date),
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+           p_sign,
+           p_sign * (d.declared_outcome IS NOT DISTINCT FROM 'early')::int,
+           p_sign * (d.declared_outcome IS NOT DISTINCT FROM 'on_time')::int,
+           p_sign * (d.declared_outcome IS NOT DISTINCT FROM 'late')::int,
+           p_sign * (d.legal_outcome IS NOT DISTINCT FROM 'late')::int,
+           p_sign * (d.legal_outcome IS NOT DISTINCT FROM 'unknown')::int,
+           p_sign * coalesce(d.masked_late, false)::int
+    FROM dw.dossier d JOIN pg_temp.touched_dossier t USING (ma_ho_so)
+    WHERE d.k_unit IS NOT NULL AND d.finish_date IS NOT NULL AND d.class = 'resolved';
 
-    INSERT INTO pg_temp.touched_sm
-    SELECT DISTINCT s.k_unit, dw.period_of('month', s.done_date)
+    INSERT INTO pg_temp.delta_sm
+    SELECT s.k_unit, dw.period_of('month', s.done_date), s.k_department,
+           p_sign, p_sign * coalesce(s.late, false)::int
     FROM dw.log_step s JOIN pg_temp.touched_dossier t USING (ma_ho_so)
-    WHERE s.counted
-    ON CONFLICT DO NOTHING;
+    WHERE s.counted;
+$$;
+
+-- Step 1: the validity of the catalogue versions of the (unit, procedure)
+-- pairs merged in this transaction (all of them for a rescore).
+CREATE FUNCTION etl._refresh_versions(p_full boolean) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE dw.procedure_version v
+    SET valid_to = x.valid_to, is_first = x.is_first
+    FROM (SELECT v.unit_code, v.procedure_code, v.updated_at,
+                 lead(v.updated_at) OVER w AS valid_to,
+                 row_number() OVER w = 1 AS is_first
+          FROM dw.procedure_version v
+          WHERE p_full
+             OR (v.unit_code, v.procedure_code) IN
+                (SELECT unit_code, procedure_code FROM pg_temp.merged
+                 WHERE entity = 'thutuc')
+          WINDOW w AS (PARTITION BY v.unit_code, v.procedure_code ORDER BY v.updated_at)) x
+    WHERE v.unit_code = x.unit_code AND v.procedure_code = x.procedure_code
+      AND v.updated_at = x.updated_at
+      AND (v.valid_to, v.is_first) IS DISTINCT FROM (x.valid_to, x.is_first);
 $$;
 
 -- Step 2: the derived columns of the touched dossiers.
@@ -122,19 +163,23 @@ LANGUAGE sql AS $$
         SELECT d.ma_ho_so, d.unit_code, d.channel, d.received_at, d.due_at,
                d.finished_at, dw.dossier_class(d.status) AS class,
                d.received_at AT TIME ZONE 'Asia/Ho_Chi_Minh' AS received_local,
-               v.level, v.legal_days, v.fee
+               d.paid_online, v.level, v.legal_days, v.fee, sw.*
         FROM dw.dossier d
         JOIN pg_temp.touched_dossier t USING (ma_ho_so)
+        -- the log: received in the software, handled, finished
+        CROSS JOIN LATERAL (
+            SELECT bool_or(s.status = 2
+                           AND s.done_at <= d.received_at + interval '24 hours')
+                       AS received_in_software,
+                   bool_or(s.status = 4) AS handled,
+                   bool_or(s.status IN (9, 10)) AS logged_finish
+            FROM dw.log_step s WHERE s.ma_ho_so = d.ma_ho_so) sw
         -- the catalogue version in force at receipt, else the earliest
-        LEFT JOIN LATERAL (
-            SELECT v.level, v.legal_days, v.fee
-            FROM dw.procedure_version v
-            WHERE v.unit_code = d.unit_code AND v.procedure_code = d.procedure_code
+        LEFT JOIN dw.procedure_version v
+               ON v.unit_code = d.unit_code AND v.procedure_code = d.procedure_code
+              AND (v.updated_at <= d.received_at OR v.is_first)
+              AND (v.valid_to > d.received_at OR v.valid_to IS NULL)
               AND d.received_at IS NOT NULL
-            ORDER BY v.updated_at <= d.received_at DESC,
-                     CASE WHEN v.updated_at <= d.received_at THEN v.updated_at END DESC,
-                     v.updated_at
-            LIMIT 1) v ON true
     ), supplement AS (
         -- returned supplements as intervals (requested, returned] of local dates
         SELECT s.ma_ho_so, dw.local_date(s.requested_at) AS a,
@@ -161,25 +206,15 @@ LANGUAGE sql AS $$
         JOIN dw.calendar ca ON ca.day = i.a
         JOIN dw.calendar cb ON cb.day = i.b
         GROUP BY i.ma_ho_so
-    ), software AS (
-        SELECT s.ma_ho_so,
-               bool_or(s.status = 2 AND s.done_at <= d.received_at + interval '24 hours')
-                   AS received_in_software,
-               bool_or(s.status = 4) AS handled,
-               bool_or(s.status IN (9, 10)) AS finished
-        FROM dw.log_step s JOIN d USING (ma_ho_so)
-        GROUP BY s.ma_ho_so
     ), calc AS (
         SELECT d.*, d.class <> 'not_received' AS received,
                coalesce(e.days, 0) AS extension_days,
                -- working-day number of the effective receipt day
                CASE WHEN rc.is_workday AND d.received_local::time < p_office_close
-                    THEN rc.workday_no ELSE rc.workday_no + 1 END AS receipt_no,
-               sw.received_in_software, sw.handled, sw.finished AS logged_finish
+                    THEN rc.workday_no ELSE rc.workday_no + 1 END AS receipt_no
         FROM d
         LEFT JOIN dw.calendar rc ON rc.day = d.received_local::date
         LEFT JOIN extension e USING (ma_ho_so)
-        LEFT JOIN software sw USING (ma_ho_so)
     ), res AS (
         SELECT c.*, eff.day AS effective_receipt_day, due.day AS legal_due_date,
                dw.local_date(c.finished_at) AS finish_local
@@ -201,6 +236,8 @@ LANGUAGE sql AS $$
     UPDATE dw.dossier t
     SET class = o.class,
         k_unit = o.unit_code,
+        k_channel = o.channel,
+        k_paid_online = o.paid_online,
         receipt_date = CASE WHEN o.received THEN o.received_local::date END,
         finish_date = CASE WHEN o.received THEN o.finish_local END,
         effective_receipt_day = CASE WHEN o.received THEN o.effective_receipt_day END,
@@ -220,88 +257,144 @@ LANGUAGE sql AS $$
                           AND o.channel IN (1, 2),
         fee_received = o.received AND coalesce(o.fee, false)
     FROM outcome o
-    WHERE t.ma_ho_so = o.ma_ho_so;
+    WHERE t.ma_ho_so = o.ma_ho_so
+      -- rewrite only what changed: a rescore after a calendar change moves
+      -- few dossiers, and an unchanged row costs no write
+      AND (t.class, t.k_unit, t.k_channel, t.k_paid_online, t.receipt_date,
+           t.finish_date, t.effective_receipt_day, t.legal_days, t.extension_days,
+           t.legal_due_date, t.declared_outcome, t.legal_outcome, t.masked_late,
+           t.on_software, t.online_eligible, t.fee_received)
+          IS DISTINCT FROM
+          (o.class, o.unit_code, o.channel, o.paid_online,
+           CASE WHEN o.received THEN o.received_local::date END,
+           CASE WHEN o.received THEN o.finish_local END,
+           CASE WHEN o.received THEN o.effective_receipt_day END,
+           CASE WHEN o.received THEN o.legal_days END,
+           CASE WHEN o.received THEN o.extension_days END,
+           CASE WHEN o.received THEN o.legal_due_date END,
+           o.declared_outcome, o.legal_outcome,
+           CASE WHEN o.class = 'resolved'
+                THEN coalesce(o.declared_outcome IN ('early', 'on_time')
+                              AND o.legal_outcome = 'late', false) END,
+           CASE WHEN o.received
+                THEN coalesce(o.received_in_software AND o.handled
+                              AND (o.class <> 'resolved' OR o.logged_finish), false) END,
+           o.received AND coalesce(o.level >= 3, false) AND o.channel IN (1, 2),
+           o.received AND coalesce(o.fee, false));
 $$;
 
 -- Step 2: the derived columns of the touched dossiers' log steps.
 CREATE FUNCTION etl._derive_steps() RETURNS void
 LANGUAGE sql AS $$
     UPDATE dw.log_step s
-    SET k_unit = d.unit_code,
-        done_date = dw.local_date(s.done_at),
-        counted = coalesce(d.class <> 'not_received', false) AND s.step_due_at IS NOT NULL,
-        late = dw.local_date(s.done_at) > dw.local_date(s.step_due_at)
-    FROM pg_temp.touched_dossier t
-    LEFT JOIN dw.dossier d USING (ma_ho_so)
-    WHERE s.ma_ho_so = t.ma_ho_so;
+    SET k_unit = x.k_unit, k_department = x.k_department, done_date = x.done_date,
+        counted = x.counted, late = x.late
+    FROM (SELECT s.ma_ho_so, s.seq, d.unit_code AS k_unit,
+                 coalesce(nullif(s.department, ''), '(không rõ)') AS k_department,
+                 dw.local_date(s.done_at) AS done_date,
+                 coalesce(d.class <> 'not_received', false)
+                     AND s.step_due_at IS NOT NULL AS counted,
+                 dw.local_date(s.done_at) > dw.local_date(s.step_due_at) AS late
+          FROM pg_temp.touched_dossier t
+          JOIN dw.log_step s USING (ma_ho_so)
+          LEFT JOIN dw.dossier d USING (ma_ho_so)) x
+    WHERE s.ma_ho_so = x.ma_ho_so AND s.seq = x.seq
+      AND (s.k_unit, s.k_department, s.done_date, s.counted, s.late)
+          IS DISTINCT FROM (x.k_unit, x.k_department, x.done_date, x.counted, x.late);
 $$;
 
--- Step 3: recount the touched months.
-CREATE FUNCTION etl._count_months() RETURNS void
+-- Step 3: add the net changes to the monthly counts; the months whose counts
+-- moved are the ones to roll up again.
+CREATE FUNCTION etl._apply_deltas() RETURNS void
 LANGUAGE sql AS $$
-    ANALYZE pg_temp.touched_um;
-    ANALYZE pg_temp.touched_sm;
+    WITH net AS (
+        SELECT unit_code, month_start,
+                   sum(received) AS received,
+                   sum(received_direct) AS received_direct,
+                   sum(received_online) AS received_online,
+                   sum(received_postal) AS received_postal,
+                   sum(online_eligible) AS online_eligible,
+                   sum(online_eligible_online) AS online_eligible_online,
+                   sum(withdrawn) AS withdrawn,
+                   sum(on_software) AS on_software,
+                   sum(fee_received) AS fee_received,
+                   sum(paid_online) AS paid_online,
+                   sum(resolved) AS resolved,
+                   sum(resolved_early) AS resolved_early,
+                   sum(resolved_on_time) AS resolved_on_time,
+                   sum(resolved_late) AS resolved_late,
+                   sum(resolved_late_legal) AS resolved_late_legal,
+                   sum(resolved_unknown_legal) AS resolved_unknown_legal,
+                   sum(masked_late) AS masked_late
+        FROM pg_temp.delta_um
+        GROUP BY unit_code, month_start
+    ), moved AS (
+        SELECT * FROM net
+        WHERE received <> 0
+            OR received_direct <> 0
+            OR received_online <> 0
+            OR received_postal <> 0
+            OR online_eligible <> 0
+            OR online_eligible_online <> 0
+            OR withdrawn <> 0
+            OR on_software <> 0
+            OR fee_received <> 0
+            OR paid_online <> 0
+            OR resolved <> 0
+            OR resolved_early <> 0
+            OR resolved_on_time <> 0
+            OR resolved_late <> 0
+            OR resolved_late_legal <> 0
+            OR resolved_unknown_legal <> 0
+            OR masked_late <> 0
+    ), keys AS (
+        INSERT INTO pg_temp.touched_um SELECT unit_code, month_start FROM moved
+    )
+    INSERT INTO dw.unit_month AS m
+    SELECT * FROM moved
+    ON CONFLICT (unit_code, month_start) DO UPDATE
+    SET received = m.received + EXCLUDED.received,
+        received_direct = m.received_direct + EXCLUDED.received_direct,
+        received_online = m.received_online + EXCLUDED.received_online,
+        received_postal = m.received_postal + EXCLUDED.received_postal,
+        online_eligible = m.online_eligible + EXCLUDED.online_eligible,
+        online_eligible_online = m.online_eligible_online + EXCLUDED.online_eligible_online,
+        withdrawn = m.withdrawn + EXCLUDED.withdrawn,
+        on_software = m.on_software + EXCLUDED.on_software,
+        fee_received = m.fee_received + EXCLUDED.fee_received,
+        paid_online = m.paid_online + EXCLUDED.paid_online,
+        resolved = m.resolved + EXCLUDED.resolved,
+        resolved_early = m.resolved_early + EXCLUDED.resolved_early,
+        resolved_on_time = m.resolved_on_time + EXCLUDED.resolved_on_time,
+        resolved_late = m.resolved_late + EXCLUDED.resolved_late,
+        resolved_late_legal = m.resolved_late_legal + EXCLUDED.resolved_late_legal,
+        resolved_unknown_legal = m.resolved_unknown_legal + EXCLUDED.resolved_unknown_legal,
+        masked_late = m.masked_late + EXCLUDED.masked_late;
 
     DELETE FROM dw.unit_month m USING pg_temp.touched_um t
-    WHERE m.unit_code = t.unit_code AND m.month_start = t.month_start;
+    WHERE m.unit_code = t.unit_code AND m.month_start = t.month_start
+      AND m.received = 0 AND m.resolved = 0;
 
-    INSERT INTO dw.unit_month
-    SELECT coalesce(r.unit_code, f.unit_code), coalesce(r.month_start, f.month_start),
-           coalesce(r.received, 0), coalesce(r.received_direct, 0),
-           coalesce(r.received_online, 0), coalesce(r.received_postal, 0),
-           coalesce(r.online_eligible, 0), coalesce(r.online_eligible_online, 0),
-           coalesce(r.withdrawn, 0), coalesce(r.on_software, 0),
-           coalesce(r.fee_received, 0), coalesce(r.paid_online, 0),
-           coalesce(f.resolved, 0), coalesce(f.resolved_early, 0),
-           coalesce(f.resolved_on_time, 0), coalesce(f.resolved_late, 0),
-           coalesce(f.resolved_late_legal, 0), coalesce(f.resolved_unknown_legal, 0),
-           coalesce(f.masked_late, 0)
-    FROM (SELECT t.unit_code, t.month_start,
-                 count(*) AS received,
-                 count(*) FILTER (WHERE d.channel = 1) AS received_direct,
-                 count(*) FILTER (WHERE d.channel = 2) AS received_online,
-                 count(*) FILTER (WHERE d.channel = 3) AS received_postal,
-                 count(*) FILTER (WHERE d.online_eligible) AS online_eligible,
-                 count(*) FILTER (WHERE d.online_eligible AND d.channel = 2)
-                     AS online_eligible_online,
-                 count(*) FILTER (WHERE d.class = 'withdrawn') AS withdrawn,
-                 count(*) FILTER (WHERE d.on_software) AS on_software,
-                 count(*) FILTER (WHERE d.fee_received) AS fee_received,
-                 count(*) FILTER (WHERE d.fee_received AND d.paid_online) AS paid_online
-          FROM pg_temp.touched_um t
-          JOIN dw.dossier d
-            ON d.k_unit = t.unit_code AND d.receipt_date >= t.month_start
-           AND d.receipt_date < dw.period_end('month', t.month_start)
-          GROUP BY t.unit_code, t.month_start) r
-    FULL JOIN
-         (SELECT t.unit_code, t.month_start,
-                 count(*) AS resolved,
-                 count(*) FILTER (WHERE d.declared_outcome = 'early') AS resolved_early,
-                 count(*) FILTER (WHERE d.declared_outcome = 'on_time') AS resolved_on_time,
-                 count(*) FILTER (WHERE d.declared_outcome = 'late') AS resolved_late,
-                 count(*) FILTER (WHERE d.legal_outcome = 'late') AS resolved_late_legal,
-                 count(*) FILTER (WHERE d.legal_outcome = 'unknown') AS resolved_unknown_legal,
-                 count(*) FILTER (WHERE d.masked_late) AS masked_late
-          FROM pg_temp.touched_um t
-          JOIN dw.dossier d
-            ON d.k_unit = t.unit_code AND d.finish_date >= t.month_start
-           AND d.finish_date < dw.period_end('month', t.month_start)
-          WHERE d.class = 'resolved'
-          GROUP BY t.unit_code, t.month_start) f
-      ON f.unit_code = r.unit_code AND f.month_start = r.month_start;
+    WITH moved AS (
+        SELECT unit_code, month_start, department,
+               sum(steps) AS steps, sum(steps_late) AS steps_late
+        FROM pg_temp.delta_sm
+        GROUP BY unit_code, month_start, department
+        HAVING sum(steps) <> 0 OR sum(steps_late) <> 0
+    ), keys AS (
+        INSERT INTO pg_temp.touched_sm
+        SELECT DISTINCT unit_code, month_start FROM moved
+    )
+    INSERT INTO dw.step_month AS m
+    SELECT * FROM moved
+    ON CONFLICT (unit_code, month_start, department) DO UPDATE
+    SET steps = m.steps + EXCLUDED.steps, steps_late = m.steps_late + EXCLUDED.steps_late;
 
     DELETE FROM dw.step_month m USING pg_temp.touched_sm t
-    WHERE m.unit_code = t.unit_code AND m.month_start = t.month_start;
+    WHERE m.unit_code = t.unit_code AND m.month_start = t.month_start AND m.steps = 0;
 
-    INSERT INTO dw.step_month
-    SELECT t.unit_code, t.month_start,
-           coalesce(nullif(s.department, ''), '(không rõ)'),
-           count(*), count(*) FILTER (WHERE s.late)
-    FROM pg_temp.touched_sm t
-    JOIN dw.log_step s
-      ON s.k_unit = t.unit_code AND s.counted AND s.done_date >= t.month_start
-     AND s.done_date < dw.period_end('month', t.month_start)
-    GROUP BY 1, 2, 3;
+    ANALYZE pg_temp.touched_um;
+    ANALYZE pg_temp.touched_sm;
 $$;
 
 -- Step 4: the units of unit_kpi.  Candidates are the touched units: those
@@ -469,12 +562,11 @@ LANGUAGE sql AS $$
                count(*) FILTER (WHERE v.in_force AND v.level >= 2) AS level2plus,
                count(*) FILTER (WHERE v.in_force AND v.level >= 3) AS level3plus,
                count(*) FILTER (WHERE v.in_force AND v.level = 4) AS level4
-        FROM (SELECT DISTINCT ON (v.procedure_code) v.in_force, v.level
-              FROM dw.procedure_version v
-              WHERE v.unit_code = t.unit_code
-              ORDER BY v.procedure_code, v.updated_at < e.cut DESC,
-                       CASE WHEN v.updated_at < e.cut THEN v.updated_at END DESC,
-                       v.updated_at) v) c;
+        -- each procedure's latest version before cut, else its earliest
+        FROM dw.procedure_version v
+        WHERE v.unit_code = t.unit_code
+          AND (v.updated_at < e.cut OR v.is_first)
+          AND (v.valid_to >= e.cut OR v.valid_to IS NULL)) c;
 $$;
 
 -- Step 5: the compliance rows of the touched unit_kpi rows.
@@ -548,8 +640,10 @@ LANGUAGE sql AS $$
     HAVING sum(m.steps) > 0;
 $$;
 
+-- jit off: the estimates over temporary tables are rough, and compiling
+-- costs more than the work of a nightly derivation.
 CREATE FUNCTION etl._derive(p_as_of timestamptz, p_full boolean) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET jit = off SET random_page_cost = 1.1 AS $$
 DECLARE
     st     dw.state;
     as_of  timestamptz := coalesce(p_as_of, now());
@@ -565,22 +659,26 @@ BEGIN
                  mart.step_delay, mart.compliance_score, mart.compliance_total;
         INSERT INTO pg_temp.touched_dossier SELECT ma_ho_so FROM dw.dossier;
         ANALYZE pg_temp.touched_dossier;
+        INSERT INTO pg_temp.touched_unit SELECT unit_code FROM dw.unit;
         INSERT INTO pg_temp.touched_unit
-        SELECT unit_code FROM dw.unit
-        UNION SELECT unit_code FROM dw.procedure_version
-        UNION SELECT unit_code FROM dw.dossier;
+        SELECT unit_code FROM dw.procedure_version GROUP BY unit_code
+        ON CONFLICT DO NOTHING;
+        INSERT INTO pg_temp.touched_unit
+        SELECT unit_code FROM dw.dossier GROUP BY unit_code
+        ON CONFLICT DO NOTHING;
         st.span_from := NULL;
         st.span_to := NULL;
         st.last_as_of := NULL;
     ELSE
         PERFORM etl._touch_from_merges();
-        PERFORM etl._touch_counted_keys();          -- old keys
+        PERFORM etl._count_touched(-1);             -- what they counted as
     END IF;
 
+    PERFORM etl._refresh_versions(p_full);
     PERFORM etl._derive_dossiers(st.office_close);
     PERFORM etl._derive_steps();
-    PERFORM etl._touch_counted_keys();              -- new keys
-    PERFORM etl._count_months();
+    PERFORM etl._count_touched(1);                  -- what they count as now
+    PERFORM etl._apply_deltas();
 
     SELECT least((SELECT min(receipt_date) FROM dw.dossier),
                  (SELECT min(finish_date) FROM dw.dossier)),
@@ -613,3 +711,22 @@ CREATE FUNCTION etl.rescore(p_as_of timestamptz) RETURNS void
 LANGUAGE sql AS $$ SELECT etl._derive(p_as_of, true) $$;
 
 RESET check_function_bodies;
+
+COMMENT ON FUNCTION etl.create_rule_staging() IS
+    'creates temp tables stg_calendar(day, kind, note) and stg_profile(profile, criterion, label, metric, target, max_points, note), ON COMMIT DROP';
+COMMENT ON FUNCTION etl.apply_rules(time, int, int) IS
+    'applies the staged calendar and profiles and office_close when their hash changed; true when something changed (then run etl.rescore)';
+COMMENT ON FUNCTION etl.create_staging() IS
+    'creates the five temp staging tables stg_donvi .. stg_quatrinh (COPY text format, first column row_number), ON COMMIT DROP';
+COMMENT ON FUNCTION etl.merge_staging(bigint, text, int, bigint) IS
+    'merges the staged rows into dw (source-api.md merge rules); one row per entity: rows_loaded, rows_superseded, watermark = max staged updated_at';
+COMMENT ON FUNCTION etl.derive(timestamptz) IS
+    're-derives dossiers, indicators and scores touched by the merges of this transaction; p_as_of = start of the run';
+COMMENT ON FUNCTION etl.rescore(timestamptz) IS
+    're-derives everything from the stored rows; p_as_of = start of the run';
+COMMENT ON FUNCTION etl.advance_watermark(text, text, timestamptz) IS
+    'moves a source/entity watermark forward (never back); NULL does nothing';
+COMMENT ON FUNCTION dw.workday_add(date, int) IS
+    'k = 0: d; k >= 1: the k-th working day after d (dw.calendar)';
+COMMENT ON FUNCTION dw.is_workday(date) IS
+    'whether d is a working day (dw.calendar; Monday to Friday outside it)';
