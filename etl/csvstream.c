@@ -117,13 +117,13 @@ __attribute__((format(printf, 2, 3))) static void fail(struct csvstream *cs,
 	va_end(ap);
 }
 
-static void fail_too_big(struct csvstream *cs, size_t field_len)
+/* open_quote: the field is still inside its quotes (a runaway, maybe) */
+static void fail_too_big(struct csvstream *cs, size_t field_len, int open_quote)
 {
-	if (field_len > cs->max_record_bytes)
-		fail(cs, "field over %zu bytes (unterminated quote?)",
-		     cs->max_record_bytes);
-	else
-		fail(cs, "record over %zu bytes", cs->max_record_bytes);
+	fail(cs, "%s over %zu bytes%s",
+	     field_len > cs->max_record_bytes ? "field" : "record",
+	     cs->max_record_bytes,
+	     open_quote ? " (a quote that never closes?)" : "");
 }
 
 static void on_field(void *data, size_t len, void *arg)
@@ -137,7 +137,7 @@ static void on_field(void *data, size_t len, void *arg)
 	if (len >= cs->max_record_bytes - cs->record.len ||
 	    buf_add(&cs->record, data, len) < 0 ||
 	    buf_addc(&cs->record, '\0') < 0) {
-		fail_too_big(cs, len);
+		fail_too_big(cs, len, 0);
 		return;
 	}
 	if (cs->nspans == cs->spans_alloc) {
@@ -199,7 +199,8 @@ static int parse(struct csvstream *cs, const char *data, size_t len)
 			break;
 		}
 		if (!cs->status && pending_bytes(cs) > cs->max_record_bytes)
-			fail_too_big(cs, cs->parser.entry_pos);
+			fail_too_big(cs, cs->parser.entry_pos,
+				     cs->parser.quoted);
 		data += n;
 		len -= n;
 	}

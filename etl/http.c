@@ -90,6 +90,7 @@ struct attempt {
 	double last_byte; /* monotonic seconds */
 	curl_off_t last_dlnow;
 	int stalled;
+	int past_deadline;
 };
 
 int http_global_init(void)
@@ -188,6 +189,11 @@ static double monotonic_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int deadline_passed(const struct http_source *src, double now)
+{
+	return src->deadline > 0 && now >= src->deadline;
+}
+
 /*
  * curl's low-speed check averages over several seconds, so a burst of
  * bytes followed by silence goes unnoticed for a while; this notices a
@@ -208,6 +214,10 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	}
 	if (now - a->last_byte >= (double)a->f->timeout) {
 		a->stalled = 1;
+		return 1;
+	}
+	if (deadline_passed(a->f->src, now)) {
+		a->past_deadline = 1;
 		return 1;
 	}
 	return 0;
@@ -537,6 +547,11 @@ static enum outcome transfer_outcome(struct attempt *a, CURLcode rc,
 		buf_adds(reason, "the page is malformed");
 		return ATTEMPT_MALFORMED;
 	}
+	if (a->past_deadline ||
+	    (rc != CURLE_OK && deadline_passed(f->src, monotonic_seconds()))) {
+		buf_adds(reason, "the source's deadline passed");
+		return ATTEMPT_FATAL;
+	}
 	if (a->status != 0 && a->status != 200)
 		return status_outcome(a, reason);
 	if (a->bad_encoding[0]) {
@@ -621,6 +636,12 @@ static enum outcome run_attempt(struct fetch *f, long page_no, int attempt_no,
 	curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(f->curl, CURLOPT_XFERINFODATA, a);
 	a->last_byte = monotonic_seconds();
+	/* a backstop for the deadline check in on_progress */
+	if (f->src->deadline > 0) {
+		double left = f->src->deadline - a->last_byte;
+		curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS,
+				 left > 0 ? (long)(left * 1000.0) + 1000 : 1L);
+	}
 	rc = curl_easy_perform(f->curl);
 	if (curl_easy_getinfo(f->curl, CURLINFO_SIZE_DOWNLOAD_T, &wire) ==
 	    CURLE_OK)
@@ -768,6 +789,13 @@ static int fetch_page(struct fetch *f, long page_no, const char *cursor,
 			     " (page %ld, gave up after %d attempt%s)",
 			     page_no + 1, attempt_no + 1,
 			     attempt_no ? "s" : "");
+			break;
+		}
+		if (deadline_passed(f->src, monotonic_seconds() + wait)) {
+			fail(f, err, &reason,
+			     " (page %ld; the source's deadline passes before "
+			     "the next retry)",
+			     page_no + 1);
 			break;
 		}
 		failures++;

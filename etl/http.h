@@ -29,6 +29,11 @@ struct http_source {
 	long timeout;	     /* seconds without a byte = stall; connect cap */
 	int retries;	     /* extra attempts per page for transient faults */
 	double retry_delay;  /* first backoff wait, seconds (doubles, <= 60) */
+	/*
+	 * CLOCK_MONOTONIC seconds after which the fetch gives up, even in the
+	 * middle of a transfer or instead of a retry; 0 = none.
+	 */
+	double deadline;
 	const char *user_agent; /* NULL: "onestop-etl" */
 };
 

@@ -439,9 +439,13 @@ static enum reject_reason check_row(const struct record_map *m,
 				    const struct field *fields, size_t nfields,
 				    struct reject *rej)
 {
-	for (size_t i = 0; i < nfields; i++)
-		if (!utf8_valid(fields[i].ptr, fields[i].len))
+	for (size_t i = 0; i < nfields; i++) {
+		if (!utf8_valid(fields[i].ptr, fields[i].len)) {
+			/* a field beyond the header has no name */
+			rej->column = i < m->nheader ? m->header[i] : NULL;
 			return REJECT_BAD_UTF8;
+		}
+	}
 	if (nfields != m->nheader)
 		return REJECT_FIELD_COUNT;
 	for (size_t i = 0; i < nfields; i++) {

@@ -87,9 +87,11 @@ struct reject {
 	enum reject_reason reason;
 	/*
 	 * The column at fault: the contract's spelling for contract columns,
-	 * the header's (trimmed) for others (too_long); for bad_order the
-	 * later column ("NgayKetThucXuLy").  NULL for field_count and
-	 * bad_utf8, which are about the whole row.  Points into the map.
+	 * the header's (trimmed) for others (too_long, bad_utf8: the first
+	 * field that fails); for bad_order the later column
+	 * ("NgayKetThucXuLy").  NULL for field_count, which is about the
+	 * whole row, and for bad_utf8 in a field beyond the header.  Points
+	 * into the map.
 	 */
 	const char *column;
 };

@@ -45,7 +45,9 @@ import gen  # noqa: E402
 FAULT_KINDS = ("status", "reset", "short_body", "truncated_gzip", "stall",
                "bad_row", "unterminated_quote", "bom", "lf_only",
                "mutate_between_pages", "gzip_no_encoding", "total_count_lie",
-               "empty_body")
+               "empty_body", "drop_column", "endless")
+# how a page may be cut off after its body was built ("break" on any fault)
+BREAKS = ("reset", "short_body", "stall")
 BAD_REASONS = ("field_count", "missing_field", "bad_timestamp", "bad_code",
                "bad_number", "bad_utf8", "too_long", "bad_order")
 
@@ -201,6 +203,10 @@ class Sim:
                 raise BadRequest("fault %d: bad_row needs reason in %s" % (i, ",".join(BAD_REASONS)))
             if f["kind"] == "status" and not isinstance(f.get("code"), int):
                 raise BadRequest("fault %d: status needs an integer code" % i)
+            if f["kind"] == "drop_column" and not isinstance(f.get("column"), str):
+                raise BadRequest("fault %d: drop_column needs a column" % i)
+            if f.get("break") is not None and f["break"] not in BREAKS:
+                raise BadRequest("fault %d: break must be one of %s" % (i, ",".join(BREAKS)))
             g = dict(f)
             g["entity"] = ent
             if "page" in g:
@@ -273,6 +279,12 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         if os.environ.get("ONESTOP_SIM_VERBOSE"):
             sys.stderr.write("sim: " + (fmt % args) + "\n")
+
+    def setup(self):
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle and
+        # the client's delayed ACK hold every reused connection's body 40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def finish(self):
         try:
@@ -508,6 +520,10 @@ class Handler(BaseHTTPRequestHandler):
 
         # body
         cols = sim.cols[entity]
+        if kind == "endless":
+            return self._endless(entity, fault, rows, cols, entry)
+        if kind == "drop_column":
+            cols = [c for c in cols if c.lower() != fault["column"].lower()]
         eol = "\n" if kind == "lf_only" else "\r\n"
         plain_only = sim.plain
         lines = [",".join(cols) + eol]
@@ -552,7 +568,9 @@ class Handler(BaseHTTPRequestHandler):
         entry["status"] = 200
         entry["bytes"] = len(body)
 
-        if kind in ("reset", "short_body", "stall"):
+        brk = fault.get("break") if fault else None
+        if kind in BREAKS or brk:
+            kind = brk or kind
             frac = float(fault.get("fraction", 0.5))
             part = max(1, min(len(body) - 1, int(len(body) * frac)))
             self.send_response(200)
@@ -561,7 +579,7 @@ class Handler(BaseHTTPRequestHandler):
             for k, v in headers:
                 self.send_header(k, v)
             self.end_headers()
-            entry["detail"] = {"sent": part, "of": len(body)}
+            entry["detail"] = dict(entry["detail"] or {}, sent=part, of=len(body))
             sim.add_log(entry)
             self.close_connection = True
             try:
@@ -582,6 +600,33 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, ctype, headers)
         if kind == "mutate_between_pages":
             entry["detail"] = sim.mutate(entity, tab, lo, end, hi, int(fault.get("rows", 3)))
+
+    def _endless(self, entity, fault, rows, cols, entry):
+        """A page that never ends (until the client hangs up, or `seconds`):
+        its rows, then a quoted field that never closes (`runaway`, the
+        default) or the same rows again and again."""
+        lines = [",".join(cols) + "\r\n"]
+        for _cnl, _key, row in rows:
+            lines.append(",".join(q(gen.render(row.get(c), self.sim.plain)) for c in cols)
+                         + "\r\n")
+        head = "".join(lines).encode("utf-8")
+        runaway = fault.get("runaway", True)
+        more = b"x" * 65536 if runaway else "".join(lines[1:]).encode("utf-8") or b"\r\n"
+        entry["status"] = 200
+        entry["detail"] = {"runaway": runaway}
+        self.sim.add_log(entry)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv; charset=utf-8")
+        self.send_header("Content-Length", str(10 ** 13))
+        self.end_headers()
+        self.close_connection = True
+        end = time.time() + float(fault.get("seconds", 60))
+        try:
+            self.wfile.write(head + (b'X,"' if runaway else b""))
+            while time.time() < end:
+                self.wfile.write(more)
+        except OSError:
+            pass
 
     def _bad_row(self, entity, fault, rows, tab, cols, eol, before):
         """-> (index in page, rendered line, detail)."""

@@ -510,6 +510,26 @@ def run_server_tests(port, expdir):
             if e in ("hoso", "donvi"):
                 okk = okk and row[h.index(gen.KEYS[e][0])] == det["key"][0]
             check("bad_row %s %s" % (reason, e), okk, str(det))
+    fault_plan([{"entity": "hoso", "kind": "drop_column", "column": "NgayHenTra"}])
+    h, rs = get(port, "/hoso?limit=5").rows()
+    check("drop_column", "NgayHenTra" not in h and len(rs) == 5 and all(len(x) == len(h) for x in rs))
+    fault_plan([{"entity": "hoso", "kind": "bad_row", "reason": "bad_code", "row": 1,
+                 "break": "short_body", "fraction": 0.9}])
+    try:
+        get(port, "/hoso?limit=50", gz=False)
+        check("break short_body", False, "complete body")
+    except http.client.IncompleteRead as ex:
+        det = ctl(port, "/_control/log")["requests"][-1]["detail"]
+        check("break short_body", det["reason"] == "bad_code" and det["sent"] < det["of"]
+              and b",4," in ex.partial, str(det))
+    fault_plan([{"entity": "hoso", "kind": "endless", "seconds": 5}])
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/hoso?limit=5", headers={"Authorization": "Bearer " + TOKEN})
+    resp = c.getresponse()
+    part = resp.read(3 << 20)
+    c.close()
+    check("endless runaway", resp.status == 200 and len(part) == 3 << 20
+          and b'X,"xxxx' in part and part.endswith(b"x" * 1000))
     fault_plan([{"entity": "hoso", "page": 1, "kind": "bad_row", "reason": "bad_number"}])
     get(port, "/hoso?limit=10")
     det = ctl(port, "/_control/log")["requests"][-1]["detail"]

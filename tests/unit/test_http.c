@@ -656,6 +656,54 @@ static void test_malformed_pages(void)
 	run_release(&r);
 }
 
+static double now_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_deadline(void)
+{
+	struct run r;
+
+	/* a transfer that stalls is cut at the deadline, not at timeout */
+	run_init(&r);
+	RUN(&r, "stall", src_.timeout = 30;
+	    src_.deadline = now_monotonic() + 1);
+	CHECK_INT(r.rc, -1);
+	CHECK_INT(r.res.attempts, 1);
+	CHECK(r.seconds >= 0.9 && r.seconds < 3);
+	check_contains(buf_str(&r.err), "the source's deadline passed");
+	run_release(&r);
+
+	/* no retry is started that cannot end before the deadline */
+	run_init(&r);
+	RUN(&r, "always503", src_.retries = 5; src_.retry_delay = 4;
+	    src_.deadline = now_monotonic() + 1);
+	CHECK_INT(r.rc, -1);
+	CHECK_INT(r.res.attempts, 1);
+	CHECK(r.seconds < 1);
+	check_contains(buf_str(&r.err),
+		       "deadline passes before the next retry");
+	run_release(&r);
+
+	/* past already: one quick attempt at most, and the reason */
+	run_init(&r);
+	RUN(&r, "stall", src_.deadline = now_monotonic() - 5);
+	CHECK_INT(r.rc, -1);
+	CHECK(r.seconds < 2.5);
+	check_contains(buf_str(&r.err), "deadline");
+	run_release(&r);
+
+	/* a deadline far off changes nothing */
+	run_init(&r);
+	RUN(&r, "pages", src_.deadline = now_monotonic() + 3600);
+	CHECK_INT(r.rc, 0);
+	run_release(&r);
+}
+
 static void test_tls(void)
 {
 	char ca[128];
@@ -781,6 +829,7 @@ int main(void)
 	test_retries_exhausted();
 	test_connection_refused();
 	test_malformed_pages();
+	test_deadline();
 	test_tls();
 	test_threads();
 	http_global_cleanup();

@@ -398,7 +398,15 @@ static void test_check_order(void)
 	f[0].len = 1;
 	CHECK_INT(convert_fields(m, f, n - 1, 1), 1);
 	CHECK_INT(rej.reason, REJECT_BAD_UTF8);
+	CHECK_STR(rej.column, "MaHoSo");
+	/* beyond the header a field has no name to give */
+	n = split("H|U|P|9|99||||||0|x|||", f);
+	f[14].ptr = "\xc3(";
+	f[14].len = 2;
+	CHECK_INT(convert_fields(m, f, n, 1), 1);
+	CHECK_INT(rej.reason, REJECT_BAD_UTF8);
 	CHECK(rej.column == NULL);
+	CHECK(strstr(buf_str(&raw), "\\xc3") == NULL);
 	/* field_count before too_long and columns */
 	CHECK_STR(rejected(m, "H|U|P|9|99||||||0|x|"), "field_count -");
 	CHECK_STR(rejected(m, "H|U|P|9|99||||||0|x|||"), "field_count -");
@@ -437,7 +445,19 @@ static void test_utf8(void)
 		f[2].len = strlen(bad[i]);
 		CHECK_INT(convert_fields(m, f, n, 1), 1);
 		CHECK_INT(rej.reason, REJECT_BAD_UTF8);
+		CHECK_STR(rej.column, "MaTTHC");
 	}
+	/* in a personal field: named, but masked in the raw row */
+	f[2].ptr = "P";
+	f[2].len = 1;
+	f[12].ptr = "Nguy\xe1n";
+	f[12].len = strlen(f[12].ptr);
+	CHECK_INT(convert_fields(m, f, n, 1), 1);
+	CHECK_INT(rej.reason, REJECT_BAD_UTF8);
+	CHECK_STR(rej.column, "ChuHoSo");
+	CHECK(strstr(buf_str(&raw), "Nguy") == NULL);
+	f[12].ptr = "";
+	f[12].len = 0;
 	/* the largest code point, and NUL */
 	f[2].ptr = "\xf4\x8f\xbf\xbf";
 	f[2].len = 4;
