@@ -55,7 +55,7 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'onestop-etl %s--help'.\n", cmd ? cmd : "");
+	fprintf(stderr, "\nTry 'onestop-etl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
 	return EXIT_USAGE;
 }
 
@@ -201,6 +201,37 @@ static int writer_begin(struct globals *g, bool no_wait, bool force_rescore,
 	rc = pg_exec(*conn, "SELECT 1", 0, NULL, &probe) < 0 ? EXIT_WAREHOUSE : EXIT_USAGE;
 	buf_release(&probe);
 	return rc;
+}
+
+/*
+ * rules.md: outside the years the calendar file covers, working days are
+ * Monday to Friday "with a warning".  The marts' span says which years
+ * the warehouse's dossiers reach.
+ */
+static void warn_calendar_coverage(PGconn *conn)
+{
+	struct buf err, out;
+	buf_init(&err, ERR_CAP);
+	buf_init(&out, 256);
+	if (pg_query_value(conn,
+			   "SELECT concat_ws(' ', extract(year FROM span_from)::int,"
+			   " extract(year FROM span_to)::int, covers_from, covers_to)"
+			   " FROM dw.state WHERE span_from IS NOT NULL AND"
+			   " (covers_from IS NULL OR extract(year FROM span_from) < covers_from"
+			   "  OR extract(year FROM span_to) > covers_to)",
+			   0, NULL, &out, &err) == 0) {
+		int from = 0, to = 0, cf = 0, ct = 0;
+		int n = sscanf(buf_str(&out), "%d %d %d %d", &from, &to, &cf, &ct);
+		if (n == 4)
+			log_warn(NULL, NULL, "dossiers reach %d-%d but the calendar covers %d-%d: "
+				 "outside those years every Monday to Friday counts as a working day",
+				 from, to, cf, ct);
+		else if (n >= 2)
+			log_warn(NULL, NULL, "the calendar names no covered years: "
+				 "every Monday to Friday counts as a working day");
+	}
+	buf_release(&err);
+	buf_release(&out);
 }
 
 /* A --since/--until value in any form of the source contract. */
@@ -351,8 +382,10 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 	struct app app;
 	PGconn *conn = NULL;
 	rc = writer_begin(g, no_wait, false, &app, &conn);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = run_sources(&app, g, names, nnames, &req);
+		warn_calendar_coverage(conn);
+	}
 	pg_close(conn);
 	free(names);
 	return rc;
@@ -616,6 +649,8 @@ static int cmd_rescore(struct globals *g, int argc, char **argv)
 	int rc = writer_begin(g, no_wait, true, &app, &conn);
 	if (rc == 0)
 		log_info(NULL, NULL, "rescore done");
+	if (rc == 0)
+		warn_calendar_coverage(conn);
 	pg_close(conn);
 	return rc;
 }

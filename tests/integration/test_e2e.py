@@ -54,3 +54,17 @@ def test_second_night_reads_only_changes(ctx):
     log = sim.control("log")["requests"]
     assert all("updated_since" in (q.get("query") or "") for q in log), \
         "the second night must ask only for changes since the watermark"
+
+
+def test_warns_when_dossiers_fall_outside_the_calendar(ctx):
+    # rules.md: outside the calendar's covered years, Monday to Friday "with a warning"
+    sim = ctx.sim(seed=11, dossiers=60, year=2018)
+    conf = ctx.config([("sim", sim.url, {"page_size": 1000})])
+    r = ok(ctx.etl(conf, "run"))
+    assert "but the calendar covers 2019-2026" in r.stderr, r.stderr[-2000:]
+    sim2 = ctx.sim(seed=11, dossiers=60, year=2021)
+    ctx.sql("TRUNCATE dw.dossier, dw.supplement, dw.log_step")
+    ok(ctx.etl(conf, "rescore"))
+    conf2 = ctx.config([("sim", sim2.url, {"page_size": 1000})], name="b.conf")
+    r = ok(ctx.etl(conf2, "run", "--full"))
+    assert "calendar covers" not in r.stderr, r.stderr[-2000:]
