@@ -83,7 +83,30 @@ demo: deps
 
 bench: deps
 	$(MAKE) all
-	@echo "bench: not yet (issue 7)"
+	$(PYTHON) tests/bench/bench.py
+
+# The fuzz target: libFuzzer over bytes -> csvstream -> record (tests/fuzz/).
+# Bounded by FUZZ_TIME seconds; what it learns goes to build/fuzz/corpus, a
+# crash to build/fuzz/crash-*.  The checked-in seeds (tests/fuzz/corpus) also
+# run in `make test`, as build/san/unit/test_fuzz_corpus.
+FUZZ_TIME ?= 60
+FUZZ_SRC   = etl/csvstream.c etl/record.c etl/tstamp.c etl/civil.c etl/utf8.c \
+             etl/buf.c etl/util.c
+
+build/fuzz/fuzz_csv_record: tests/fuzz/fuzz_csv_record.c $(FUZZ_SRC) $(wildcard etl/*.h)
+	@command -v clang >/dev/null || { echo "make fuzz needs clang: apt-get install -y clang"; exit 1; }
+	@mkdir -p build/fuzz/corpus
+	clang $(CPPFLAGS) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_csv_record.c $(FUZZ_SRC) -lcsv
+
+fuzz: build/fuzz/fuzz_csv_record
+	build/fuzz/fuzz_csv_record -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 \
+		-rss_limit_mb=2048 -dict=tests/fuzz/csv_record.dict -artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus tests/fuzz/corpus
+
+# the corpus test includes the fuzz target's source
+build/san/unit/test_fuzz_corpus: tests/fuzz/fuzz_csv_record.c
+
 
 # The cron file and logrotate snippet go to share/ (enabling them is a step
 # of README's setup); the example and the cron file name $(PREFIX).

@@ -74,6 +74,9 @@ BAD_MAP = {
     "bad_order": {"hoso": ("NgayHenTra", None),
                   "bosung": ("NgayTiepNhanBoSung", None)},
 }
+# bad_row with `extra`: the key column made distinct in the added row
+EXTRA_KEY_COL = {"donvi": "MaDonVi", "thutuc": "MaTTHC", "hoso": "MaHoSo",
+                 "bosung": "MaHoSo", "quatrinh": "MaHoSo"}
 UNTERM_COL = {"donvi": "TenDonVi", "thutuc": "TenTTHC", "hoso": "MaTTHC",
               "bosung": "TrangThaiBoSung", "quatrinh": "NoiDungXuLy"}
 BAD_UTF8_MARK = "\u2063BADUTF8\u2063"
@@ -531,10 +534,14 @@ class Handler(BaseHTTPRequestHandler):
         if kind in ("bad_row", "unterminated_quote"):
             bad = self._bad_row(entity, fault, rows, tab, cols, eol, start - lo)
             entry["detail"] = bad[2]
+        extra = bad is not None and fault.get("extra") and bad[2].get("applied")
+        if extra:
+            entry["rows"] += 1
         for j, (_cnl, _key, row) in enumerate(rows):
             if bad is not None and j == bad[0]:
                 lines.append(bad[1])
-                continue
+                if not extra:
+                    continue
             lines.append(",".join([q(gen.render(row.get(c), plain_only)) for c in cols]) + eol)
         if bad is not None and bad[0] >= len(rows):
             lines.append(bad[1])
@@ -654,8 +661,16 @@ class Handler(BaseHTTPRequestHandler):
                     break
         cnl, key, row = src[idx]
         vals = {c: gen.render(row.get(c), self.sim.plain) for c in cols}
+        if kind == "bad_row" and fault.get("extra"):
+            # a row of its own, before the chosen one: a key no other row has
+            kcol = EXTRA_KEY_COL[entity]
+            vals[kcol] = "%s-%s" % (vals[kcol], fault.get("key_suffix", "LOI"))
+            key = tuple(vals[kcol] if c == kcol else k
+                        for c, k in zip(gen.KEYS[entity], key))
         detail = {"applied": True, "reason": reason, "key": list(key),
                   "row_in_page": idx + 1, "row_number": before + idx + 1}
+        if kind == "bad_row" and fault.get("extra"):
+            detail["extra"] = True
         if kind == "unterminated_quote":
             col = fault.get("column", UNTERM_COL[entity])
             i = cols.index(col)
