@@ -1,12 +1,65 @@
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 enum log_level log_threshold = LOG_INFO;
+
+/* The terminal's progress line: one at a time, shared by source threads. */
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool progress_shown;
+static double progress_drawn_at;
+static int stderr_tty = -1;
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Erase the progress line; called with progress_lock held. */
+static void progress_clear(void)
+{
+	if (progress_shown) {
+		fputs("\r\033[K", stderr);
+		progress_shown = false;
+	}
+}
+
+void log_progress(const char *source, const char *entity, long long rows,
+		  long long bytes, double seconds)
+{
+	if (stderr_tty < 0)
+		stderr_tty = isatty(STDERR_FILENO);
+	if (!stderr_tty || log_threshold < LOG_INFO)
+		return;
+	pthread_mutex_lock(&progress_lock);
+	double now = monotonic_seconds();
+	if (now - progress_drawn_at >= 0.25) {
+		double mbs = seconds > 0 ? (double)bytes / 1e6 / seconds : 0;
+		fprintf(stderr, "\r\033[K%s %s: %lld rows, %.1f MB, %.1f MB/s",
+			source ? source : "-", entity ? entity : "-", rows,
+			(double)bytes / 1e6, mbs);
+		fflush(stderr);
+		progress_shown = true;
+		progress_drawn_at = now;
+	}
+	pthread_mutex_unlock(&progress_lock);
+}
+
+void log_progress_done(void)
+{
+	pthread_mutex_lock(&progress_lock);
+	progress_clear();
+	pthread_mutex_unlock(&progress_lock);
+}
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -36,7 +89,10 @@ static void log_vmsg(enum log_level level, const char *source,
 	size_t len = strnlen(line, sizeof(line) - 2);
 	line[len++] = '\n';
 	/* one write per line, so threads never interleave within a line */
+	pthread_mutex_lock(&progress_lock);
+	progress_clear();
 	fwrite(line, 1, len, stderr);
+	pthread_mutex_unlock(&progress_lock);
 }
 
 void log_msg(enum log_level level, const char *source, const char *entity,

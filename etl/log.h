@@ -32,6 +32,16 @@ void log_msg(enum log_level level, const char *source, const char *entity,
 	} while (0)
 
 /*
+ * A progress line ("source entity rows MB/s") rewritten in place, only
+ * when stderr is a terminal and -q was not given; the next log line or
+ * log_progress_done() clears it.  Cheap to call often: it redraws at most
+ * a few times a second.
+ */
+void log_progress(const char *source, const char *entity, long long rows,
+		  long long bytes, double seconds);
+void log_progress_done(void);
+
+/*
  * Report an error and return -1, so that "return error(...)" reads as one
  * statement (git's idiom).
  */

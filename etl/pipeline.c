@@ -55,6 +55,9 @@ struct extract {
 	bool page_bad;   /* malformed page: fetch it again */
 	bool fatal;      /* stop the source run */
 	double deadline; /* CLOCK_MONOTONIC seconds; 0 = none */
+	double started;  /* CLOCK_MONOTONIC seconds, for the progress line */
+	long long bytes; /* body bytes of accepted pages, for the progress line */
+	long long page_bytes;
 	struct buf page_err; /* why this attempt's page is malformed */
 	struct buf err;      /* why the entity failed */
 };
@@ -64,6 +67,13 @@ static const char *const mode_names[] = { "nightly", "backfill", "full", "file" 
 const char *run_mode_name(enum run_mode mode)
 {
 	return mode_names[mode];
+}
+
+static double monotonic_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---------------------------------------------------------------- rejects */
@@ -187,6 +197,7 @@ static int page_begin(void *ctx, long page_no, int attempt)
 	x->map = NULL;
 	x->page_no = page_no;
 	x->page_read = x->page_rejected = 0;
+	x->page_bytes = 0;
 	x->page_bad = false;
 	buf_reset(&x->page_err);
 	buf_reset(&x->copy);
@@ -220,6 +231,7 @@ static void page_malformed(struct extract *x)
 static int page_data(void *ctx, const char *bytes, size_t len)
 {
 	struct extract *x = ctx;
+	x->page_bytes += (long long)len;
 	if (!x->fatal && !x->page_bad && csvstream_feed(x->csv, bytes, len) != 0 &&
 	    !x->fatal)
 		page_malformed(x);
@@ -257,6 +269,9 @@ static int page_accept(struct extract *x)
 	x->row_base += x->page_read;
 	x->read += x->page_read;
 	x->rejected += x->page_rejected;
+	x->bytes += x->page_bytes;
+	log_progress(x->src->name, entity_name(x->entity), x->read, x->bytes,
+		     monotonic_seconds() - x->started);
 	return 0;
 }
 
@@ -294,6 +309,7 @@ static void extract_init(struct extract *x, const struct app *app,
 	x->conn = conn;
 	x->audit = audit;
 	x->deadline = deadline;
+	x->started = monotonic_seconds();
 	x->csv = csvstream_new(MAX_RECORD, on_record, x);
 	buf_init(&x->copy, SIZE_MAX / 2);
 	buf_init(&x->raw, SIZE_MAX / 2);
@@ -370,13 +386,6 @@ static void window_param(PGconn *conn, const struct app *app,
 		snprintf(out, 15, "%s", buf_str(&val));
 	buf_release(&val);
 	buf_release(&err);
-}
-
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int extract_entity(struct extract *x, const struct run_request *req,
@@ -684,6 +693,7 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 		if (rc == 0)
 			log_debug(src->name, entity_name(e), "%lld rows read",
 				  counts[e].read);
+		log_progress_done();
 		extract_release(&x);
 		if (rc < 0)
 			return -1;

@@ -68,3 +68,18 @@ def test_warns_when_dossiers_fall_outside_the_calendar(ctx):
     conf2 = ctx.config([("sim", sim2.url, {"page_size": 1000})], name="b.conf")
     r = ok(ctx.etl(conf2, "run", "--full"))
     assert "calendar covers" not in r.stderr, r.stderr[-2000:]
+
+
+def test_progress_line_only_on_a_terminal(ctx):
+    import subprocess
+    import harness
+    sim = ctx.sim(seed=12, dossiers=300)
+    conf = ctx.config([("sim", sim.url, {"page_size": 20})])
+    r = ok(ctx.etl(conf, "run"))
+    assert "\r" not in r.stderr and "\033[K" not in r.stderr, "progress drawn on a pipe"
+    # under a pseudo-terminal (script(1)) the line is drawn and erased
+    tty = subprocess.run(["script", "-qec", f"{harness.BINARY} -c {conf} run --full", "/dev/null"],
+                         capture_output=True, text=True, timeout=300)
+    assert tty.returncode == 0, tty.stdout[-2000:]
+    assert "rows" in tty.stdout and "MB/s" in tty.stdout and "\033[K" in tty.stdout, \
+        tty.stdout[-2000:]
