@@ -361,6 +361,16 @@ static char *read_token_file(const char *path, struct buf *errs, const char *whe
 	return tok;
 }
 
+/* A token sent in clear text to this machine itself leaks to nobody. */
+static bool is_loopback_url(const char *url)
+{
+	static const char *const hosts[] = { "http://127.", "http://localhost", "http://[::1]" };
+	for (size_t i = 0; i < ARRAY_SIZE(hosts); i++)
+		if (!strncmp(url, hosts[i], strlen(hosts[i])))
+			return true;
+	return false;
+}
+
 static int check_source(const char *path, struct source_cfg *s, struct buf *errs,
 			struct buf *warns)
 {
@@ -394,6 +404,9 @@ static int check_source(const char *path, struct source_cfg *s, struct buf *errs
 		}
 		s->token = xstrdup(v);
 	}
+	if (s->token && s->url && !strncmp(s->url, "http://", 7) && !is_loopback_url(s->url))
+		buf_addf(warns, "%s: source '%s' sends its token over plain http:// to '%s'\n",
+			 where, s->name, s->url);
 	if (s->ca_file && access(s->ca_file, R_OK) < 0) {
 		buf_addf(errs, "%s: source '%s': cannot read ca_file '%s'\n", where,
 			 s->name, s->ca_file);

@@ -124,6 +124,16 @@ static void test_file_modes(void)
 	buf_release(&errs);
 	buf_release(&warns);
 
+	write_file("tok-plain", "t\n", 0600);
+	path = write_file("plain.conf", "[source a]\nurl = http://motcua.example.vn\ntoken_file = tok-plain\n"
+				       "[source b]\nurl = http://127.0.0.1:8080\ntoken_file = tok-plain\n", 0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
+	CHECK(strstr(buf_str(&warns), "source 'a' sends its token over plain http://") != NULL);
+	CHECK(strstr(buf_str(&warns), "source 'b'") == NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+
 	path = write_file("readable.conf", "[source a]\nurl = http://x\n", 0644);
 	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
 	CHECK(strstr(buf_str(&warns), "readable by group or others") != NULL);
