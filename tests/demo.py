@@ -70,13 +70,13 @@ def main():
     print()
     etl("status", "--last", "3")
     print()
-    etl("score", "--profile", "kh49-2021", "--period", "2021")
     report = os.path.join(VAR, "report-2021.html")
     etl("report", "--period", "2021", "--out", report)
     sim.stop()
-    print(f"\nThe scorecard as a page: {report} (open it in a browser; prints to PDF)")
-    print(f"\nThe warehouse stays up for you: psql -h {pg.sock} -p {pg.port} -U postgres onestop")
-    print(f"Configuration: {conf}")
+    print(f"The scorecard as a page: {report} (open it in a browser; prints to PDF)")
+    print(f"The warehouse stays up: psql -h {pg.sock} -p {pg.port} -U postgres onestop")
+    print(f"Configuration: {conf}\n")
+    etl("score", "--profile", "kh49-2021", "--period", "2021")
     return 0 if ok else 1
 
 
