@@ -85,6 +85,11 @@ bench: deps
 	$(MAKE) all
 	$(PYTHON) tests/bench/bench.py
 
+# Thirty nights of faults against the release build (tests/chaos/chaos.py;
+# a short version runs in make test).
+chaos: all unit
+	$(PYTHON) tests/chaos/chaos.py
+
 # The fuzz target: libFuzzer over bytes -> csvstream -> record (tests/fuzz/).
 # Bounded by FUZZ_TIME seconds; what it learns goes to build/fuzz/corpus, a
 # crash to build/fuzz/crash-*.  The checked-in seeds (tests/fuzz/corpus) also

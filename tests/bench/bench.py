@@ -1,0 +1,618 @@
+#!/usr/bin/env python3
+"""make bench: a province-year through onestop-etl, against the floor (issue 7).
+
+    BENCH_DOSSIERS=100000 make bench          # smaller, for development
+    python3 tests/bench/bench.py --help
+
+One run on this machine, in this order:
+
+  pages   build (or reuse) the gzip CSV pages of the province-year
+          (tests/bench/build_pages.py) and serve them from loopback
+          (tests/bench/page_server.py); time plain `curl --compressed` of
+          every page, to show the server is not the bottleneck;
+  floor   per entity, `curl --compressed` of its pages piped into
+          `psql -c "\\copy … FROM STDIN (FORMAT csv, HEADER)"` into a plain,
+          unindexed table of text columns: transport and COPY, nothing else;
+  full    `onestop-etl run --full` into an empty migrated warehouse, marts
+          included, under GNU time (wall time, peak RSS);
+  night   `onestop-etl run` after the night's changes (2% of the dossiers,
+          20,000 at 1M, with their whole processing log);
+  bi      a year's mart.compliance_total for all units, mart.unit_kpi for
+          one unit (median of several runs, psql \\timing);
+  rss     peak RSS of a second full run into another empty warehouse, over
+          4x less or 4x more data (--rss): `quarter` (default) serves the
+          first quarter of the dossier pages (250,000 dossiers at 1M) and
+          reports RSS(1M)/RSS(250k); `x4` serves the pages four times under
+          other MaHoSo (4M dossiers at 1M) and reports RSS(4M)/RSS(1M) --
+          the issue's literal figure, but four times the full run's time,
+          which does not fit the 20 minutes `make bench` has.
+
+Prints every figure and the ratios full/floor and of the two peak RSS, and
+appends one CSV line to build/bench/results.csv.  --profile (BENCH_PROFILE=1)
+adds perf for onestop-etl and pg_stat_statements/auto_explain for
+PostgreSQL, and appends nothing.
+
+PostgreSQL runs as a throwaway cluster under build/bench/ (on disk, not
+tmpfs) configured like an ETL box — shared_buffers=1GB,
+maintenance_work_mem=512MB, max_wal_size=8GB, checkpoint_timeout=30min —
+and, unlike the test clusters, durable: fsync, synchronous_commit and
+full_page_writes stay on.  The floor and the runs share the cluster.
+"""
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+import build_pages  # noqa: E402
+
+ENTITIES = ("donvi", "thutuc", "hoso", "bosung", "quatrinh")
+BENCH_DIR = os.path.join(ROOT, "build", "bench")
+BINARY = os.environ.get("ONESTOP_ETL_BIN", os.path.join(ROOT, "build", "onestop-etl"))
+PG_SETTINGS = {
+    "shared_buffers": "1GB",
+    "maintenance_work_mem": "512MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "max_connections": "60",
+}
+BI_UNIT = "000.12.31.H53"      # the busiest district office of the generator
+
+
+def say(msg):
+    sys.stdout.write(msg + "\n")
+    sys.stdout.flush()
+
+
+class Cluster(harness.PgCluster):
+    """harness.PgCluster, started with the ETL box's settings (durable)."""
+
+    def __init__(self, base, settings):
+        super().__init__(base=base)
+        self.settings = settings
+
+    def _opts(self):
+        opts = f"-k {self.sock} -p {self.port} -c listen_addresses=''"
+        for k, v in self.settings.items():
+            opts += f" -c {k}={v}"
+        return opts
+
+    def start(self):
+        r = harness.as_postgres([os.path.join(self.bindir, "initdb"), "-D", self.data,
+                                 "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                                 "--locale=C.UTF-8"], capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError("initdb failed: " + r.stderr)
+        self.port = harness.free_port()
+        r = harness.as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data,
+                                 "-o", self._opts(), "-l", os.path.join(self.base, "log"),
+                                 "-w", "-t", "120", "start"], capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError("pg_ctl start failed: " + r.stderr)
+        return self
+
+    def psql_args(self, db):
+        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.sock,
+                "-p", str(self.port), "-U", "postgres", "-d", db]
+
+
+class PageServer:
+    def __init__(self, pages, work, name, *args):
+        self.port_file = os.path.join(work, "page-server-%s.port" % name)
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.log = open(os.path.join(work, "page-server-%s.log" % name), "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "page_server.py"), "--pages", pages,
+             "--port-file", self.port_file] + list(args),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("page server did not start")
+            time.sleep(0.05)
+        self.url = "http://127.0.0.1:%d" % int(open(self.port_file).read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+# ------------------------------------------------------------ measures ----
+
+def page_urls(server, manifest, entity, bare_after_first=False):
+    urls = []
+    for i, p in enumerate(manifest["sets"]["full"][entity]):
+        cur = "&cursor=" + p["name"] if i else ""
+        bare = "&bare=1" if bare_after_first and i else ""
+        urls.append("%s/%s?limit=%d%s%s" % (server.url, entity,
+                                            manifest["params"]["page_size"], cur, bare))
+    return urls
+
+
+def curl_config(path, urls, discard=False):
+    with open(path, "w") as f:
+        for u in urls:
+            f.write('url = "%s"\n' % u)
+            if discard:
+                f.write('output = "/dev/null"\n')
+    return path
+
+
+def measure_curl(server, manifest, work):
+    """Plain curl of every page of every entity, decompressed, to /dev/null."""
+    total, nbytes = 0.0, 0
+    for e in ENTITIES:
+        cfg = curl_config(os.path.join(work, "curl-%s.cfg" % e), page_urls(server, manifest, e),
+                          discard=True)
+        t0 = time.monotonic()
+        r = subprocess.run(["curl", "-sS", "--fail", "--compressed", "-K", cfg,
+                            "-w", "%{size_download}\n"],
+                           capture_output=True, text=True)
+        total += time.monotonic() - t0
+        if r.returncode:
+            raise RuntimeError("curl %s failed: %s" % (e, r.stderr))
+        nbytes += sum(int(x) for x in r.stdout.split())
+    return total, nbytes
+
+
+def measure_floor(cluster, server, manifest, work):
+    """curl | psql \\copy into plain text tables; -> (seconds, per entity)."""
+    cluster.createdb("floor")
+    per = {}
+    for e in ENTITIES:
+        cols = manifest["columns"][e]
+        ddl = "CREATE TABLE floor_%s (%s)" % (e, ", ".join('"%s" text' % c for c in cols))
+        cluster.psql("floor", ddl)
+    for e in ENTITIES:
+        cfg = curl_config(os.path.join(work, "floor-%s.cfg" % e),
+                          page_urls(server, manifest, e, bare_after_first=True))
+        t0 = time.monotonic()
+        curl = subprocess.Popen(["curl", "-sS", "--fail", "--compressed", "-K", cfg],
+                                stdout=subprocess.PIPE)
+        psql = subprocess.run(cluster.psql_args("floor") + [
+            "-c", "\\copy floor_%s FROM STDIN (FORMAT csv, HEADER)" % e],
+            stdin=curl.stdout, capture_output=True, text=True)
+        curl.stdout.close()
+        crc = curl.wait()
+        per[e] = time.monotonic() - t0
+        if crc or psql.returncode:
+            raise RuntimeError("floor %s failed: curl %d, psql %s" % (e, crc, psql.stderr))
+        want = sum(p["rows"] for p in manifest["sets"]["full"][e])
+        got = int(cluster.psql("floor", "SELECT count(*) FROM floor_%s" % e))
+        if got != want:
+            raise RuntimeError("floor %s: %d rows copied, %d served" % (e, got, want))
+    return sum(per.values()), per
+
+
+def etl_config(cluster, db, server, page_size, path):
+    return harness.write_config(
+        path, cluster.dsn(db),
+        [("bench", server.url, {"page_size": page_size, "timeout": 300,
+                                "deadline": 7 * 86400})],
+        extra="[extract]\nlookback = %d" % 3600)
+
+
+def run_etl(config, args, log_path, timeout, timed=True, perf=None):
+    """onestop-etl under GNU time -> (seconds, peak RSS KiB, CPU seconds)."""
+    tv = log_path + ".time"
+    cmd = [BINARY, "-v", "-c", config] + args
+    if perf:
+        cmd = ["perf", "record", "-q", "-g", "-o", perf, "--"] + cmd
+    if timed:
+        cmd = ["/usr/bin/time", "-v", "-o", tv] + cmd
+    t0 = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)     # time, perf and onestop-etl
+            proc.wait()
+            raise RuntimeError("onestop-etl %s: still running after %d s (BENCH_TIMEOUT);"
+                               " see %s" % (" ".join(args), timeout, log_path))
+    secs = time.monotonic() - t0
+    if rc:
+        raise RuntimeError("onestop-etl %s exited %d: see %s\n%s" % (
+            " ".join(args), rc, log_path, open(log_path).read()[-3000:]))
+    rss = cpu = None
+    if timed:
+        text = open(tv).read()
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+        rss = int(m.group(1)) if m else None
+        cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)",
+                                                 text))
+    return secs, rss, cpu
+
+
+def phases(log_path):
+    """Seconds of extract per entity and of the commit, from the -v log."""
+    stamps = []
+    pat = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) \w+ (\S+) (\S+) (.*)$")
+    for line in open(log_path, encoding="utf-8", errors="replace"):
+        m = pat.match(line)
+        if m:
+            t = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S"))
+            stamps.append((t + int(m.group(1)[20:]) / 1000.0, m.group(3), m.group(4)))
+    out, prev = {}, None
+    for t, entity, msg in stamps:
+        if msg.startswith("run ") and "started" in msg:
+            prev = t
+        elif prev is not None and msg.endswith("rows read") and entity in ENTITIES:
+            out[entity] = t - prev
+            prev = t
+        elif prev is not None and msg.startswith("read ") and "commit" not in out:
+            out["commit"] = t - prev
+    return out
+
+
+def check_run(cluster, db, mode, expect):
+    """The last run succeeded and read what was served."""
+    out = cluster.psql(db, "SELECT entity, rows_read, rows_rejected FROM etl.run_entity"
+                       " WHERE run_id = (SELECT max(run_id) FROM etl.run)")
+    got = {}
+    for line in out.splitlines():
+        e, read, rejected = line.split("\t")
+        got[e] = (int(read), int(rejected))
+    for e, n in expect.items():
+        read, rejected = got.get(e, (-1, 0))
+        if read != n:
+            raise RuntimeError("%s run: %s read %d rows, %d served" % (mode, e, read, n))
+        if rejected:
+            say("  note: %s run rejected %d %s rows" % (mode, rejected, e))
+
+
+def measure_bi(cluster, db, repeat):
+    """Median ms of the two BI queries, psql \\timing, one session."""
+    year = "2021-01-01"
+    queries = {
+        "compliance_total": "SELECT * FROM mart.compliance_total WHERE period_kind = 'year'"
+                            " AND period_start = DATE '%s'" % year,
+        "unit_kpi": "SELECT * FROM mart.unit_kpi WHERE unit_code = '%s' AND period_start"
+                    " >= DATE '%s' AND period_start < DATE '%s' + interval '1 year'"
+                    % (BI_UNIT, year, year),
+    }
+    res = {}
+    for name, sql in queries.items():
+        script = "\\timing on\n\\o /dev/null\n" + (sql + ";\n") * repeat
+        r = subprocess.run(cluster.psql_args(db), input=script, capture_output=True,
+                           text=True)
+        ms = [float(x) for x in re.findall(r"Time: ([\d.]+) ms", r.stdout + r.stderr)]
+        if r.returncode or len(ms) != repeat:
+            raise RuntimeError("bi %s failed: %s" % (name, r.stderr))
+        rows = int(cluster.psql(db, "SELECT count(*) FROM (%s) q" % sql))
+        res[name] = (statistics.median(ms[1:] or ms), rows)
+    return res
+
+
+# ------------------------------------------------------------- profile ----
+
+PROFILE_SETTINGS = {
+    "shared_preload_libraries": "'pg_stat_statements,auto_explain'",
+    "pg_stat_statements.track": "all",
+    "auto_explain.log_min_duration": "2s",
+    "auto_explain.log_analyze": "on",
+    "auto_explain.log_buffers": "on",
+    "auto_explain.log_timing": "off",
+    "auto_explain.log_nested_statements": "on",
+}
+
+
+def pgss_reset(cluster, db):
+    cluster.psql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    cluster.psql(db, "SELECT pg_stat_statements_reset()")
+
+
+def pgss_top(cluster, db, path, n=15):
+    """The statements that took the time (nested ones included)."""
+    out = cluster.psql(db, "SELECT round((total_exec_time / 1000)::numeric, 1), calls, rows,"
+                       " toplevel, regexp_replace(left(query, 160), '\\s+', ' ', 'g')"
+                       " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 60")
+    with open(path, "w") as f:
+        f.write("seconds\tcalls\trows\ttoplevel\tquery\n" + out)
+    lines = [ln for ln in out.splitlines() if ln.split("\t")[3] == "f"][:n]
+    return "\n".join("    %7s s %6s calls  %s" % (ln.split("\t")[0], ln.split("\t")[1],
+                                                   ln.split("\t")[4]) for ln in lines)
+
+
+def perf_top(data, n=20):
+    r = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
+                        "-g", "none", "--percent-limit", "0.7"],
+                       capture_output=True, text=True)
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+    return "\n".join("    " + ln.strip() for ln in lines[:n])
+
+
+# ---------------------------------------------------------------- main ----
+
+def env_int(name, default):
+    v = os.environ.get(name)
+    return int(v) if v not in (None, "") else default
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        description="make bench (issue 7); every option has a BENCH_* variable")
+    ap.add_argument("--dossiers", type=int, default=env_int("BENCH_DOSSIERS", 1000000))
+    ap.add_argument("--page-size", type=int, default=env_int("BENCH_PAGE_SIZE", 10000))
+    ap.add_argument("--night", type=int, default=env_int("BENCH_NIGHT", -1),
+                    help="dossiers changed for the night run (default 2%% of --dossiers)")
+    ap.add_argument("--rss", choices=("quarter", "x4", "off"),
+                    default=os.environ.get("BENCH_RSS") or "quarter",
+                    help="the second memory run: a quarter of the dossiers (default),"
+                    " or four times them (same pages under other MaHoSo; long), or none")
+    ap.add_argument("--bi-repeat", type=int, default=env_int("BENCH_BI_REPEAT", 7))
+    ap.add_argument("--timeout", type=int, default=env_int("BENCH_TIMEOUT", 3600),
+                    help="seconds one onestop-etl run may take")
+    ap.add_argument("--profile", action="store_true", default=bool(os.environ.get("BENCH_PROFILE")),
+                    help="perf record the full run, pg_stat_statements and auto_explain"
+                    " in PostgreSQL (figures not appended: profiling costs time)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--keep", action="store_true", default=bool(os.environ.get("BENCH_KEEP")),
+                    help="leave the cluster running at the end")
+    ap.add_argument("--results", default=os.path.join(BENCH_DIR, "results.csv"))
+    a = ap.parse_args(argv)
+    if a.night < 0:
+        a.night = a.dossiers // 50
+    return a
+
+
+def build(a):
+    ba = argparse.Namespace(dossiers=a.dossiers, seed=42, year=2021, units=200,
+                            procedures=3000, page_size=a.page_size, night=a.night,
+                            lookback=3600, gzip_level=6, jobs=a.jobs)
+    out = build_pages.default_out(ba)
+    t0 = time.monotonic()
+    manifest = build_pages.build(ba, out, log=lambda m: say("  " + m))
+    return out, manifest, time.monotonic() - t0
+
+
+def rows_of(manifest, s):
+    return {e: sum(p["rows"] for p in manifest["sets"][s][e]) for e in ENTITIES}
+
+
+def fresh_cluster(profile):
+    base = os.path.join(BENCH_DIR, "pg")
+    if os.path.exists(os.path.join(base, "data", "postmaster.pid")):
+        harness.as_postgres([os.path.join(harness.pg_bindir(), "pg_ctl"), "-D",
+                             os.path.join(base, "data"), "-m", "immediate", "-w", "stop"],
+                            capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+    settings = dict(PG_SETTINGS)
+    if profile:
+        settings.update(PROFILE_SETTINGS)
+    return Cluster(base, settings).start()
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.work = os.path.join(BENCH_DIR, "work")
+        self.fig = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "dossiers": a.dossiers,
+                    "page_size": a.page_size, "night_dossiers": a.night}
+        self.servers = []
+        self.cluster = None
+
+    def server(self, name, *args):
+        s = PageServer(self.pages, self.work, name, *args)
+        self.servers.append(s)
+        return s
+
+    def etl(self, db, server, name, args, timed=True, perf=None):
+        conf = etl_config(self.cluster, db, server, self.a.page_size,
+                          os.path.join(self.work, "%s.conf" % name))
+        return run_etl(conf, args, os.path.join(self.work, name + ".log"),
+                       self.a.timeout, timed, perf)
+
+    def stage_pages(self):
+        say("bench: pages for %d dossiers" % self.a.dossiers)
+        self.pages, self.manifest, self.fig["pages_s"] = build(self.a)
+        self.full_rows = rows_of(self.manifest, "full")
+        self.fig.update({"rows_%s" % e: n for e, n in self.full_rows.items()})
+        self.main = self.server("main")
+        self.fig["curl_s"], nbytes = measure_curl(self.main, self.manifest, self.work)
+        self.fig["gzip_mb"] = round(nbytes / 1e6, 1)
+        say("bench: curl of every page: %.1f s (%.0f MB gzip)" % (self.fig["curl_s"],
+                                                                  nbytes / 1e6))
+
+    def stage_floor(self):
+        self.cluster = fresh_cluster(self.a.profile)
+        self.fig["floor_s"], per = measure_floor(self.cluster, self.main, self.manifest,
+                                                 self.work)
+        say("bench: floor (curl | psql \\copy): %.1f s  (%s)" % (
+            self.fig["floor_s"], ", ".join("%s %.1f" % (e, s) for e, s in per.items())))
+        self.cluster.psql("postgres", "DROP DATABASE floor")
+        self.cluster.psql("postgres", "CHECKPOINT")
+
+    def stage_full(self):
+        c, fig = self.cluster, self.fig
+        c.createdb("onestop")
+        self.etl("onestop", self.main, "migrate", ["migrate"], timed=False)
+        if self.a.profile:
+            pgss_reset(c, "onestop")
+        perf = os.path.join(self.work, "perf-full.data") if self.a.profile else None
+        fig["full_s"], fig["rss_kib"], fig["full_cpu_s"] = self.etl(
+            "onestop", self.main, "full", ["run", "--full"], perf=perf)
+        check_run(c, "onestop", "full", self.full_rows)
+        ph = phases(os.path.join(self.work, "full.log"))
+        fig["full_commit_s"] = round(ph.get("commit", 0), 1)
+        say("bench: full: %.1f s, peak RSS %.1f MiB, onestop-etl CPU %.1f s"
+            "  (extract %s; merge+derive %.1f)" % (
+                fig["full_s"], fig["rss_kib"] / 1024, fig["full_cpu_s"],
+                ", ".join("%s %.1f" % (e, ph[e]) for e in ENTITIES if e in ph),
+                ph.get("commit", 0)))
+        fig["ratio_full_floor"] = round(fig["full_s"] / fig["floor_s"], 2)
+        if self.a.profile:
+            say("  profile: PostgreSQL statements of the full run (nested):\n"
+                + pgss_top(c, "onestop", os.path.join(self.work, "pgss-full.txt")))
+            say("  profile: onestop-etl (perf, self time):\n" + perf_top(perf))
+
+    def stage_night(self):
+        c, fig = self.cluster, self.fig
+        if self.a.profile:
+            pgss_reset(c, "onestop")
+        fig["night_s"], _, _ = self.etl("onestop", self.main, "night", ["run"])
+        check_run(c, "onestop", "night", rows_of(self.manifest, "night"))
+        ph = phases(os.path.join(self.work, "night.log"))
+        say("bench: night (%d dossiers changed): %.2f s  (extract %.2f; merge+derive %.2f)"
+            % (self.a.night, fig["night_s"],
+               sum(v for k, v in ph.items() if k in ENTITIES), ph.get("commit", 0)))
+        if self.a.profile:
+            say("  profile: PostgreSQL statements of the night run (nested):\n"
+                + pgss_top(c, "onestop", os.path.join(self.work, "pgss-night.txt")))
+
+    def stage_bi(self):
+        c, fig = self.cluster, self.fig
+        bi = measure_bi(c, "onestop", self.a.bi_repeat)
+        fig["bi_compliance_total_ms"], n1 = bi["compliance_total"]
+        fig["bi_unit_kpi_ms"], n2 = bi["unit_kpi"]
+        say("bench: BI: compliance_total, a year, all units: %.2f ms (%d rows);"
+            " unit_kpi, one unit, a year: %.2f ms (%d rows)"
+            % (fig["bi_compliance_total_ms"], n1, fig["bi_unit_kpi_ms"], n2))
+        fig["db_mb"] = round(int(c.psql("onestop", "SELECT pg_database_size('onestop')")) / 1e6)
+
+    def stage_rss(self):
+        c, fig, mode = self.cluster, self.fig, self.a.rss
+        if mode == "off":
+            return
+        if not self.a.keep:
+            c.psql("postgres", "DROP DATABASE onestop")
+        scale = 4 if mode == "x4" else 0.25
+        srv = self.server(mode, "--copies", "4") if mode == "x4" else \
+            self.server(mode, "--fraction", "0.25")
+        c.createdb("onestop_rss")
+        self.etl("onestop_rss", srv, "migrate-rss", ["migrate"], timed=False)
+        secs, rss, _ = self.etl("onestop_rss", srv, "full-" + mode, ["run", "--full"])
+        hoso = int(c.psql("onestop_rss", "SELECT count(*) FROM dw.dossier"))
+        fig["rss_mode"] = mode
+        fig["rss_2_dossiers"] = hoso
+        fig["rss_2_kib"] = rss
+        fig["full_2_s"] = round(secs, 1)
+        big, small = (rss, fig["rss_kib"]) if scale > 1 else (fig["rss_kib"], rss)
+        fig["ratio_rss"] = round(big / small, 2)
+        say("bench: full at %d dossiers: %.1f s, peak RSS %.1f MiB" % (hoso, secs, rss / 1024))
+
+    def run(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        t0 = time.monotonic()
+        failed = None
+        try:
+            for stage in (self.stage_pages, self.stage_floor, self.stage_full,
+                          self.stage_night, self.stage_bi, self.stage_rss):
+                stage()
+        except Exception as e:  # report what was measured, then the failure
+            failed = "%s: %s" % (stage.__name__[6:], e)
+        finally:
+            for s in self.servers:
+                s.stop()
+            if self.cluster is not None:
+                if self.a.profile:
+                    shutil.copy(os.path.join(self.cluster.base, "log"),
+                                os.path.join(self.work, "postgresql.log"))
+                if self.a.keep:
+                    say("bench: cluster kept: psql -h %s -p %s -U postgres onestop" % (
+                        self.cluster.sock, self.cluster.port))
+                else:
+                    self.cluster.stop()
+        self.fig["total_s"] = round(time.monotonic() - t0)
+        self.fig["loadavg"] = round(os.getloadavg()[0], 1)
+        self.fig["failed"] = failed or ""
+        report(self.fig, self.a)
+        if failed:
+            say("bench: FAILED at " + failed)
+            return 1
+        return 0
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    if not os.access(BINARY, os.X_OK):
+        say("bench: %s missing: make all first" % BINARY)
+        return 2
+    os.makedirs(BENCH_DIR, exist_ok=True)
+    return Bench(a).run()
+
+
+COLUMNS = ["date", "dossiers", "rows_hoso", "rows_quatrinh", "rows_bosung", "page_size",
+           "pages_s", "gzip_mb", "curl_s", "floor_s", "full_s", "full_cpu_s", "full_commit_s",
+           "ratio_full_floor", "night_dossiers", "night_s", "rss_kib", "rss_mode",
+           "rss_2_dossiers", "rss_2_kib", "ratio_rss", "full_2_s",
+           "bi_compliance_total_ms", "bi_unit_kpi_ms", "db_mb", "total_s", "loadavg",
+           "commit", "failed"]
+
+
+def fmt(fig, key, spec, unit=""):
+    v = fig.get(key)
+    return (spec % v) + unit if isinstance(v, (int, float)) else "-"
+
+
+def csv_value(v):
+    if isinstance(v, float):
+        return round(v, 2)
+    if isinstance(v, str):
+        return v.splitlines()[0][:200] if v else v
+    return v
+
+
+def report(fig, a):
+    say("")
+    say("onestop-etl bench: %d dossiers, %s log steps, %s supplements (%s)" % (
+        fig["dossiers"], fig.get("rows_quatrinh", "?"), fig.get("rows_bosung", "?"),
+        fig["date"]))
+    say("  curl, every page   %10s" % fmt(fig, "curl_s", "%.1f", " s"))
+    say("  floor              %10s" % fmt(fig, "floor_s", "%.1f", " s"))
+    say("  full               %10s   full/floor %s   (target <= 2.0, aim 1.3)"
+        % (fmt(fig, "full_s", "%.1f", " s"), fmt(fig, "ratio_full_floor", "%.2f")))
+    say("  night              %10s   (target <= 5 s; %d dossiers changed)"
+        % (fmt(fig, "night_s", "%.2f", " s"), fig["night_dossiers"]))
+    say("  peak RSS           %10s   (target <= 64 MiB)"
+        % (fmt(fig, "rss_kib", "%.0f", " KiB")))
+    if fig.get("rss_2_kib"):
+        say("  peak RSS at %-7d%10s   RSS(%s)/RSS(%s) %.2f   (target <= 1.2)"
+            % (fig["rss_2_dossiers"], fmt(fig, "rss_2_kib", "%.0f", " KiB"),
+               "4x" if fig["rss_mode"] == "x4" else "1x",
+               "1x" if fig["rss_mode"] == "x4" else "x/4", fig["ratio_rss"]))
+    say("  BI compliance_total%10s   (target < 50 ms)"
+        % fmt(fig, "bi_compliance_total_ms", "%.2f", " ms"))
+    say("  BI unit_kpi        %10s   (target < 50 ms)" % fmt(fig, "bi_unit_kpi_ms", "%.2f", " ms"))
+    say("  whole bench        %10s   (load average %.1f at the end: other work on"
+        " the machine skews every figure)" % (fmt(fig, "total_s", "%d", " s"), fig["loadavg"]))
+    if a.profile:
+        say("  (profiling run: figures not appended)")
+        return
+    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                       capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "etl", "sql"],
+                           capture_output=True, text=True).stdout.strip()
+    fig["commit"] = (r.stdout.strip() or "?") + ("-dirty" if dirty else "")
+    if os.path.abspath(BINARY) != os.path.join(ROOT, "build", "onestop-etl"):
+        fig["commit"] = BINARY          # ONESTOP_ETL_BIN: another build
+    new = not os.path.exists(a.results)
+    with open(a.results, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(COLUMNS)
+        w.writerow([csv_value(fig.get(c, "")) for c in COLUMNS])
+    say("  appended to %s" % os.path.relpath(a.results, ROOT))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
