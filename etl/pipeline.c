@@ -27,6 +27,7 @@
 struct entity_counts {
 	long long read, loaded, rejected, superseded;
 	long long total_announced; /* X-Total-Count, -1 when absent */
+	char watermark[48];        /* latest CapNhatLuc staged, "" when none */
 	bool present;
 };
 
@@ -553,6 +554,8 @@ static int merge(PGconn *conn, const struct app *app, const struct source_cfg *s
 			continue;
 		counts[e].loaded = atoll(PQgetvalue(res, i, 1));
 		counts[e].superseded = atoll(PQgetvalue(res, i, 2));
+		snprintf(counts[e].watermark, sizeof(counts[e].watermark), "%s",
+			 PQgetvalue(res, i, 3));
 	}
 	PQclear(res);
 	return 0;
@@ -566,27 +569,31 @@ static int merge(PGconn *conn, const struct app *app, const struct source_cfg *s
  * means "ask for everything").
  */
 static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
-			      const struct run_request *req, struct buf *err)
+			      const struct run_request *req,
+			      const struct entity_counts *counts, struct buf *err)
 {
 	if (req->mode == MODE_FILE)
 		return 0;
-	const char *params[] = { src->name, req->mode == MODE_BACKFILL ? req->since : NULL };
-	return pg_exec(conn,
-		"INSERT INTO etl.watermark AS w (source, entity, updated_until)"
-		" SELECT $1, entity, max(updated_at) FROM ("
-		"  SELECT 'donvi' AS entity, updated_at FROM stg_donvi"
-		"  UNION ALL SELECT 'thutuc', updated_at FROM stg_thutuc"
-		"  UNION ALL SELECT 'hoso', updated_at FROM stg_hoso"
-		"  UNION ALL SELECT 'bosung', updated_at FROM stg_bosung"
-		"  UNION ALL SELECT 'quatrinh', updated_at FROM stg_quatrinh) s"
-		" WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM etl.watermark o"
-		"  WHERE o.source = $1 AND o.entity = s.entity)"
-		" GROUP BY entity"
-		" ON CONFLICT (source, entity) DO UPDATE"
-		" SET updated_until = greatest(w.updated_until, excluded.updated_until)"
-		" WHERE $2::text IS NULL OR w.updated_until >="
-		"  to_timestamp($2, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'",
-		2, params, err);
+	for (int e = 0; e < ENTITY_COUNT; e++) {
+		if (!counts[e].watermark[0])
+			continue; /* nothing staged: the merge named no watermark */
+		const char *params[] = {
+			src->name, req->mode == MODE_BACKFILL ? req->since : NULL,
+			entity_name((enum entity)e), counts[e].watermark,
+		};
+		if (pg_exec(conn,
+			    "INSERT INTO etl.watermark AS w (source, entity, updated_until)"
+			    " SELECT $1, $3, $4::timestamptz"
+			    " WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM etl.watermark o"
+			    "  WHERE o.source = $1 AND o.entity = $3)"
+			    " ON CONFLICT (source, entity) DO UPDATE"
+			    " SET updated_until = greatest(w.updated_until, excluded.updated_until)"
+			    " WHERE $2::text IS NULL OR w.updated_until >="
+			    "  to_timestamp($2, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'",
+			    4, params, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int record_counts(PGconn *conn, long long run_id,
@@ -645,7 +652,7 @@ static int commit_source(PGconn *conn, const struct app *app,
 {
 	const char *as_of[] = { app->as_of };
 	if (merge(conn, app, src, rank, run_id, counts, err) < 0 ||
-	    advance_watermarks(conn, src, req, err) < 0 ||
+	    advance_watermarks(conn, src, req, counts, err) < 0 ||
 	    pg_exec(conn, "SELECT etl.derive($1::timestamptz)", 1, as_of, err) < 0 ||
 	    record_counts(conn, run_id, counts, err) < 0 ||
 	    check_lock(conn, app, err) < 0 ||
