@@ -98,7 +98,7 @@ SELECT etl.derive('2024-12-15 00:00+07');
 COMMIT;
 
 -- Working days and the legal due date
-SELECT pg_temp.is(effective_receipt_day, date '2024-03-11', 'Saturday receipt: effective Monday') FROM dw.dossier WHERE ma_ho_so = 'SAT';
+SELECT pg_temp.is(effective_receipt_day, date '2024-03-11', 'Saturday receipt: effective Monday') FROM dw.dossier_derived WHERE ma_ho_so = 'SAT';
 SELECT pg_temp.is(legal_due_date, date '2024-03-13', 'Saturday receipt, N = 2: due Wednesday') FROM mart.dossier WHERE ma_ho_so = 'SAT';
 SELECT pg_temp.is(legal_due_date, date '2024-02-19', 'Tết: 7 Feb + 3 working days = 19 Feb') FROM mart.dossier WHERE ma_ho_so = 'TET';
 SELECT pg_temp.is(dw.workday_add('2024-02-07', 1), date '2024-02-15', 'workday_add over Tết');
