@@ -1023,6 +1023,20 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
+/* --profile, --period and --unit: what score and report both narrow by. */
+static bool scope_option(int c, struct score_request *req)
+{
+	if (c == 'p')
+		req->profile = optarg;
+	else if (c == 'P')
+		req->period = optarg;
+	else if (c == 'u')
+		req->unit = optarg;
+	else
+		return false;
+	return true;
+}
+
 static int cmd_score(struct globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1035,15 +1049,9 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 	struct score_request req = { .format = "table" };
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'p')
-			req.profile = optarg;
-		else if (c == 'P')
-			req.period = optarg;
-		else if (c == 'u')
-			req.unit = optarg;
-		else if (c == 'f')
+		if (c == 'f')
 			req.format = optarg;
-		else
+		else if (!scope_option(c, &req))
 			return usage_error("score", "bad option");
 	}
 	if (strcmp(req.format, "table") && strcmp(req.format, "csv") && strcmp(req.format, "json"))
@@ -1073,15 +1081,9 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 	const char *out = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'p')
-			req.profile = optarg;
-		else if (c == 'P')
-			req.period = optarg;
-		else if (c == 'u')
-			req.unit = optarg;
-		else if (c == 'o')
+		if (c == 'o')
 			out = optarg;
-		else
+		else if (!scope_option(c, &req))
 			return usage_error("report", "bad option");
 	}
 	if (!req.period || !out)
