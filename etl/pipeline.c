@@ -203,7 +203,8 @@ static int page_begin(void *ctx, long page_no, int attempt)
 	buf_reset(&x->page_err);
 	buf_reset(&x->copy);
 	buf_reset(&x->rej);
-	snprintf(sql, sizeof(sql), "COPY %s (%s) FROM STDIN",
+	/* binary: the server need not parse what record.c has just parsed */
+	snprintf(sql, sizeof(sql), "COPY %s (%s) FROM STDIN (FORMAT binary)",
 		 entity_staging_table(x->entity),
 		 entity_staging_columns(x->entity));
 	if (pg_exec(x->conn, "SAVEPOINT page", 0, NULL, &x->err) < 0 ||
@@ -212,6 +213,7 @@ static int page_begin(void *ctx, long page_no, int attempt)
 		return SINK_FATAL;
 	}
 	x->copy_open = true;
+	copy_binary_header(&x->copy);
 	return SINK_OK;
 }
 
@@ -255,6 +257,7 @@ static void page_discard(struct extract *x)
 
 static int page_accept(struct extract *x)
 {
+	copy_binary_trailer(&x->copy);
 	if (pg_copy_put(x->conn, x->copy.data, x->copy.len, &x->err) < 0 ||
 	    pg_copy_end(x->conn, NULL, &x->err) < 0) {
 		x->copy_open = false;

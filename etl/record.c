@@ -17,7 +17,7 @@ enum kind {
 	KIND_TIME,
 	KIND_CODE,   /* integer in [min, max] or one of words: bad_code */
 	KIND_NUMBER, /* integer in [min, max]: bad_number */
-	KIND_FLAG,   /* 0 or 1, written f / t */
+	KIND_FLAG,   /* 0 or 1 */
 	KIND_WORD,   /* one of words, written in their canonical spelling */
 };
 
@@ -40,7 +40,9 @@ struct column {
 	unsigned statuses; /* STATUS() bits, for the conditional needs */
 	long min, max;
 	const struct word *words; /* ended by { NULL } */
-	const char *empty_as;	  /* written for an empty optional value */
+	/* a FLAG or CODE column's value when empty, instead of NULL */
+	bool has_default;
+	long empty_as;
 };
 
 #define STATUS(n) (1u << (n))
@@ -75,21 +77,25 @@ static const struct word online_levels[] = {
 	{ "MOT_PHAN", 3 }, { "TOAN_TRINH", 4 }, { NULL, 0 },
 };
 
-#define TEXT(n, need)     { n, KIND_TEXT, need, 0, 0, 0, NULL, NULL }
-#define TIME(n, need)     { n, KIND_TIME, need, 0, 0, 0, NULL, NULL }
-#define FLAG(n, dflt)     { n, KIND_FLAG, OPTIONAL, 0, 0, 1, NULL, dflt }
-#define CODE(n, lo, hi)   { n, KIND_CODE, REQUIRED, 0, lo, hi, NULL, NULL }
-#define NUMBER(n, lo, hi) { n, KIND_NUMBER, REQUIRED, 0, lo, hi, NULL, NULL }
+#define TEXT(n, need)     { n, KIND_TEXT, need, 0, 0, 0, NULL, false, 0 }
+#define TIME(n, need)     { n, KIND_TIME, need, 0, 0, 0, NULL, false, 0 }
+#define FLAG(n, dflt)     { n, KIND_FLAG, OPTIONAL, 0, 0, 1, NULL, true, dflt }
+#define CODE(n, lo, hi)   { n, KIND_CODE, REQUIRED, 0, lo, hi, NULL, false, 0 }
+#define NUMBER(n, lo, hi) { n, KIND_NUMBER, REQUIRED, 0, lo, hi, NULL, false, 0 }
 
 /*
- * Staging column per contract column, same order:
+ * Staging column per contract column, same order.  Each kind is sent as
+ * the type etl.create_staging (sql/008_bulk.sql) gives its columns: TEXT
+ * and WORD text, TIME timestamptz, CODE smallint, NUMBER int, FLAG
+ * boolean; row_number, which comes first, is bigint.
+ *
  * unit_code, unit_name, parent_code, level, updated_at
  */
 static const struct column donvi_cols[] = {
 	TEXT("MaDonVi", REQUIRED),
 	TEXT("TenDonVi", REQUIRED),
 	TEXT("MaDonViCha", OPTIONAL),
-	{ "CapDonVi", KIND_WORD, OPTIONAL, 0, 0, 0, unit_levels, NULL },
+	{ "CapDonVi", KIND_WORD, OPTIONAL, 0, 0, 0, unit_levels, false, 0 },
 	TIME("CapNhatLuc", REQUIRED),
 };
 
@@ -103,11 +109,11 @@ static const struct column thutuc_cols[] = {
 	TEXT("TenTTHC", REQUIRED),
 	TEXT("MaLinhVuc", OPTIONAL),
 	TEXT("TenLinhVuc", OPTIONAL),
-	{ "MucDo", KIND_CODE, OPTIONAL, 0, 1, 4, online_levels, "1" },
+	{ "MucDo", KIND_CODE, OPTIONAL, 0, 1, 4, online_levels, true, 1 },
 	/* ten years of working days: anything longer is a typo */
 	NUMBER("ThoiHanGiaiQuyet", 0, 3650),
-	FLAG("CoPhiLePhi", "f"),
-	FLAG("DangApDung", "t"),
+	FLAG("CoPhiLePhi", false),
+	FLAG("DangApDung", true),
 	TIME("CapNhatLuc", REQUIRED),
 };
 
@@ -124,15 +130,15 @@ static const struct column hoso_cols[] = {
 	TIME("NgayNopHoSo", OPTIONAL),
 	/* newly registered or refused at intake: never received */
 	{ "NgayTiepNhan", KIND_TIME, REQUIRED_UNLESS_STATUS,
-	  STATUS(1) | STATUS(3), 0, 0, NULL, NULL },
+	  STATUS(1) | STATUS(3), 0, 0, NULL, false, 0 },
 	/* ... and a withdrawn dossier may have had no due date yet */
 	{ "NgayHenTra", KIND_TIME, REQUIRED_UNLESS_STATUS,
-	  STATUS(1) | STATUS(3) | STATUS(7), 0, 0, NULL, NULL },
+	  STATUS(1) | STATUS(3) | STATUS(7), 0, 0, NULL, false, 0 },
 	/* finished or delivered: it must say when */
 	{ "NgayKetThucXuLy", KIND_TIME, REQUIRED_IF_STATUS,
-	  STATUS(9) | STATUS(10), 0, 0, NULL, NULL },
+	  STATUS(9) | STATUS(10), 0, 0, NULL, false, 0 },
 	TIME("NgayTra", OPTIONAL),
-	FLAG("DuocThanhToanTrucTuyen", "f"),
+	FLAG("DuocThanhToanTrucTuyen", false),
 	TIME("CapNhatLuc", REQUIRED),
 };
 
@@ -232,7 +238,8 @@ static const char *const reject_codes[] = {
 struct value {
 	const char *ptr; /* trimmed; len 0 = empty */
 	size_t len;
-	long num;     /* code, number, flag, or index into words */
+	long num;     /* code, number, flag, or index into words; when
+			 empty, the column's default */
 	int64_t time; /* epoch microseconds */
 };
 
@@ -554,7 +561,7 @@ static enum reject_reason check_columns(struct record_map *m,
 			f = trim(fields[m->src[c]]);
 		v->ptr = f.ptr;
 		v->len = f.len;
-		v->num = 0;
+		v->num = col->empty_as;
 		enum reject_reason r = REJECT_NONE;
 		if (f.len)
 			r = parse_value(col, v);
@@ -617,55 +624,70 @@ int copy_escape(struct buf *b, const char *s, size_t len)
 	return buf_add(b, s + run, len - run);
 }
 
-static int put_long(struct buf *b, long long v)
-{
-	char text[24];
-	char *p = text + sizeof(text);
-	unsigned long long u =
-	    v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+/* Binary timestamptz counts microseconds from 2000-01-01 00:00:00 UTC. */
+#define PG_EPOCH_US INT64_C(946684800000000)
 
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	return buf_add(b, p, (size_t)(text + sizeof(text) - p));
+/* v's low size bytes in network byte order, as binary COPY has them. */
+static void put_be(unsigned char *p, uint64_t v, size_t size)
+{
+	for (size_t i = size; i-- > 0; v >>= 8)
+		p[i] = (unsigned char)(v & 0xff);
+}
+
+/* One field of size bytes holding v: two's complement for a negative. */
+static int put_int(struct buf *out, int64_t v, size_t size)
+{
+	unsigned char field[4 + 8];
+
+	put_be(field, size, 4);
+	put_be(field + 4, (uint64_t)v, size);
+	return buf_add(out, field, 4 + size);
+}
+
+/* Text goes as its bytes: check_row has made sure they are UTF-8 without
+   NUL, which is all the server asks of them. */
+static int put_text(struct buf *out, const char *s, size_t len)
+{
+	unsigned char head[4];
+
+	put_be(head, len, 4);
+	return buf_add(out, head, 4) | buf_add(out, s, len);
 }
 
 static int put_value(struct buf *out, const struct column *col,
 		     const struct value *v)
 {
-	if (!v->len)
-		return buf_adds(out, col->empty_as ? col->empty_as : "\\N");
+	if (!v->len && !col->has_default)
+		return buf_add(out, "\xff\xff\xff\xff", 4); /* NULL */
 	switch (col->kind) {
 	case KIND_TEXT:
-		return copy_escape(out, v->ptr, v->len);
+		return put_text(out, v->ptr, v->len);
 	case KIND_TIME:
-		return tstamp_format_utc(v->time, out);
+		return put_int(out, v->time - PG_EPOCH_US, 8);
 	case KIND_CODE:
+		return put_int(out, v->num, 2);
 	case KIND_NUMBER:
-		return put_long(out, v->num);
+		return put_int(out, v->num, 4);
 	case KIND_FLAG:
-		return buf_adds(out, v->num ? "t" : "f");
+		return put_int(out, v->num, 1);
 	case KIND_WORD:
-		return buf_adds(out, col->words[v->num].text);
+		return put_text(out, col->words[v->num].text,
+				strlen(col->words[v->num].text));
 	}
 	return -1;
 }
 
-/* The staging line; all or nothing, so that out never holds half a row. */
-static int put_line(const struct record_map *m, long long row_number,
-		    struct buf *out)
+/* The staging tuple; all or nothing, so that out never holds half a row. */
+static int put_tuple(const struct record_map *m, long long row_number,
+		     struct buf *out)
 {
 	size_t start = out->len;
-	int rc = put_long(out, row_number);
+	unsigned char count[2];
 
+	put_be(count, m->def->ncols + 1, 2);
+	int rc = buf_add(out, count, 2) | put_int(out, row_number, 8);
 	for (size_t c = 0; c < m->def->ncols && !rc; c++)
-		rc = buf_addc(out, '\t') |
-		     put_value(out, &m->def->cols[c], &m->val[c]);
-	if (!rc)
-		rc = buf_addc(out, '\n');
+		rc = put_value(out, &m->def->cols[c], &m->val[c]);
 	if (rc) {
 		out->len = start;
 		if (out->data)
@@ -673,6 +695,21 @@ static int put_line(const struct record_map *m, long long row_number,
 		return -1;
 	}
 	return 0;
+}
+
+int copy_binary_header(struct buf *b)
+{
+	/* the signature (its NUL included), flags 0, no header extension */
+	static const char header[] = "PGCOPY\n\377\r\n\0"
+				     "\0\0\0\0"
+				     "\0\0\0\0";
+
+	return buf_add(b, header, sizeof(header) - 1);
+}
+
+int copy_binary_trailer(struct buf *b)
+{
+	return buf_add(b, "\xff\xff", 2);
 }
 
 static bool needs_quotes(const char *s, size_t len)
@@ -739,7 +776,7 @@ int record_convert(struct record_map *m, const struct field *fields,
 	if (r == REJECT_NONE)
 		r = check_order(m, rej);
 	if (r == REJECT_NONE)
-		return put_line(m, row_number, out);
+		return put_tuple(m, row_number, out);
 	rej->reason = r;
 	put_raw(m, fields, nfields, raw);
 	return 1;

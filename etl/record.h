@@ -1,6 +1,6 @@
 /*
- * record.h - the five entities' rules: one CSV record in, one COPY text
- * line for the staging table out, or a reject with its reason and column.
+ * record.h - the five entities' rules: one CSV record in, one binary COPY
+ * tuple for the staging table out, or a reject with its reason and column.
  *
  * The entities differ only by a table of columns (record.c); every row of
  * every entity goes through the same checks, in the contract's order:
@@ -36,7 +36,7 @@ const char *entity_name(enum entity e);
 int entity_from_name(const char *name);
 /* "stg_donvi", ... */
 const char *entity_staging_table(enum entity e);
-/* "row_number, unit_code, ...": the column list for COPY, in line order. */
+/* "row_number, unit_code, ...": the column list for COPY, in tuple order. */
 const char *entity_staging_columns(enum entity e);
 
 enum reject_reason {
@@ -99,10 +99,17 @@ struct reject {
 /*
  * Convert one data record.
  *
- * 0: one line "row_number\tvalue\t...\n" in COPY text format was appended
- * to out: text trimmed of spaces, tabs, CR and LF, empty = \N; timestamps
- * "YYYY-MM-DD HH:MM:SS[.ffffff]+00"; codes as plain integers; flags t/f
- * (an empty optional flag or MucDo takes the contract's default).
+ * 0: one tuple of PostgreSQL's binary COPY format was appended to out, for
+ * COPY stg_x (entity_staging_columns) FROM STDIN (FORMAT binary): int16
+ * field count, then per field int32 length (-1 = NULL) and the value, all
+ * integers in network byte order.  row_number is a bigint; text is its
+ * UTF-8 bytes, trimmed of spaces, tabs, CR and LF, unescaped (the row
+ * checks guarantee valid UTF-8 without NUL); a word its canonical
+ * spelling; timestamps timestamptz (int64 microseconds since 2000-01-01
+ * 00:00:00 UTC); codes smallint, numbers int, flags boolean (one byte 0 or
+ * 1).  An empty value is NULL, except that an empty optional flag or MucDo
+ * takes the contract's default.  The stream around the tuples is
+ * copy_binary_header's and copy_binary_trailer's.
  *
  * 1: the row is rejected: *rej says why, out is unchanged, and the raw row
  * was appended to raw as one CSV line (RFC 4180 quoting, no newline) with
@@ -111,16 +118,25 @@ struct reject {
  * (a backslash already in the data is left as it is).  Should raw reach
  * its cap, the line is cut there.
  *
- * -1: the line did not fit under out's cap; out is unchanged.  Flush out
- * and call again (a line is at most a few tens of kilobytes).
+ * -1: the tuple did not fit under out's cap; out is unchanged.  Flush out
+ * and call again (a tuple is at most a few tens of kilobytes).
  */
 int record_convert(struct record_map *m, const struct field *fields,
 		   size_t nfields, long long row_number, struct buf *out,
 		   struct reject *rej, struct buf *raw);
 
 /*
+ * Append the start of a binary COPY stream (signature, flags 0, no header
+ * extension) or its end (the int16 -1 trailer).  0, or -1 when b's cap was
+ * reached (b unchanged).
+ */
+int copy_binary_header(struct buf *b);
+int copy_binary_trailer(struct buf *b);
+
+/*
  * Append s[0..len) escaped for COPY text format (backslash, tab, LF and CR
- * as \\ \t \n \r).  0, or -1 when b's cap was reached (b may then hold a
+ * as \\ \t \n \r), for the reject store and the rules' tables; staging
+ * rows are binary.  0, or -1 when b's cap was reached (b may then hold a
  * part of the value).
  */
 int copy_escape(struct buf *b, const char *s, size_t len);

@@ -11,8 +11,9 @@
  * Besides what the sanitizers catch, every page is read twice, once in one
  * piece and once in small chunks through a reset stream (a retry), and the
  * two readings must agree to the byte; and everything that would go to
- * PostgreSQL must be what COPY text format and the reject store expect:
- * one line per row, the right number of fields, valid UTF-8 and no NUL.
+ * PostgreSQL must be what binary COPY and the reject store expect: whole
+ * tuples of the staging table's types (read back by tests/unit/pgcopy.h),
+ * a positive row number, text of valid UTF-8 without NUL.
  *
  * tests/unit/test_fuzz_corpus.c includes this file and runs every file of
  * tests/fuzz/corpus/ through LLVMFuzzerTestOneInput() under ASan/UBSan.
@@ -20,6 +21,8 @@
 #include "buf.h"
 #include "csvstream.h"
 #include "record.h"
+
+#include "../unit/pgcopy.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -50,12 +53,13 @@ struct pass {
 	enum entity entity;
 	const char *const *extra;
 	struct record_map *map;
-	struct buf out; /* COPY lines, flushed into log when full */
+	struct buf out; /* COPY tuples, flushed into log when full */
 	struct buf raw;
 	struct buf err;
 	struct buf log;
+	struct buf text; /* a tuple read back */
 	long long row_number;
-	size_t copy_fields; /* fields per COPY line, row_number included */
+	const char *types; /* the staging table's, for pgcopy_tuple */
 };
 
 /*
@@ -96,58 +100,26 @@ static int text_ok(const char *text, size_t len)
 	return 1;
 }
 
-static size_t count_fields(const char *columns)
-{
-	size_t n = 1;
-
-	for (; *columns; columns++)
-		n += *columns == ',';
-	return n;
-}
-
-/* One COPY text line: fields escaped, \N whole, one line, valid text. */
-static void check_copy_line(const struct pass *p, const char *s, size_t len)
-{
-	size_t fields = 1;
-
-	FUZZ_ASSERT(len > 0 && s[len - 1] == '\n');
-	FUZZ_ASSERT(text_ok(s, len));
-	FUZZ_ASSERT(s[0] >= '1' && s[0] <= '9');
-	for (size_t i = 0; i + 1 < len; i++) {
-		FUZZ_ASSERT(s[i] != '\n' && s[i] != '\r');
-		if (s[i] == '\t') {
-			fields++;
-		} else if (s[i] == '\\') {
-			char next = s[i + 1];
-			FUZZ_ASSERT(next == '\\' || next == 't' ||
-				    next == 'n' || next == 'r' || next == 'N');
-			if (next == 'N')
-				FUZZ_ASSERT(
-				    (i == 0 || s[i - 1] == '\t') &&
-				    (s[i + 2] == '\t' || s[i + 2] == '\n'));
-			i++;
-		}
-	}
-	FUZZ_ASSERT(fields == p->copy_fields);
-}
-
-static void check_copy_lines(const struct pass *p, const struct buf *out)
+/* Whole tuples of the staging types, with valid text and row numbers. */
+static void check_tuples(struct pass *p, const struct buf *out)
 {
 	const char *s = out->data;
 	size_t left = out->len;
 
 	while (left > 0) {
-		const char *nl = memchr(s, '\n', left);
-		FUZZ_ASSERT(nl != NULL);
-		check_copy_line(p, s, (size_t)(nl - s) + 1);
-		left -= (size_t)(nl - s) + 1;
-		s = nl + 1;
+		buf_reset(&p->text);
+		size_t n = pgcopy_tuple(p->types, s, left, &p->text);
+		FUZZ_ASSERT(n > 0);
+		FUZZ_ASSERT(text_ok(p->text.data, p->text.len));
+		FUZZ_ASSERT(p->text.data[0] >= '1' && p->text.data[0] <= '9');
+		left -= n;
+		s += n;
 	}
 }
 
 static void flush_out(struct pass *p)
 {
-	check_copy_lines(p, &p->out);
+	check_tuples(p, &p->out);
 	FUZZ_ASSERT(buf_add(&p->log, p->out.data, p->out.len) == 0);
 	buf_reset(&p->out);
 }
@@ -167,11 +139,11 @@ static int convert(struct pass *p, const struct field *f, size_t n,
 	rc = record_convert(p->map, f, n, p->row_number, &p->out, rej, &p->raw);
 	if (rc != -1)
 		return rc;
-	/* a line longer than the whole of out: it must fit a larger one */
+	/* a tuple longer than the whole of out: it must fit a larger one */
 	buf_init(&big, 1024 * 1024);
 	rc = record_convert(p->map, f, n, p->row_number, &big, rej, &p->raw);
 	FUZZ_ASSERT(rc == 0);
-	check_copy_lines(p, &big);
+	check_tuples(p, &big);
 	FUZZ_ASSERT(buf_add(&p->log, big.data, big.len) == 0);
 	buf_release(&big);
 	return 0;
@@ -226,11 +198,12 @@ static void pass_init(struct pass *p, enum entity e, const char *const *extra)
 	memset(p, 0, sizeof(*p));
 	p->entity = e;
 	p->extra = extra;
-	p->copy_fields = count_fields(entity_staging_columns(e));
+	p->types = pgcopy_types[e];
 	buf_init(&p->out, FUZZ_OUT_CAP);
 	buf_init(&p->raw, 1024 * 1024);
 	buf_init(&p->err, 4096);
 	buf_init(&p->log, FUZZ_LOG_CAP);
+	buf_init(&p->text, 1024 * 1024);
 }
 
 static void pass_release(struct pass *p)
@@ -240,6 +213,7 @@ static void pass_release(struct pass *p)
 	buf_release(&p->raw);
 	buf_release(&p->err);
 	buf_release(&p->log);
+	buf_release(&p->text);
 }
 
 /* The end of a reading: the stream's verdict goes into the log too. */

@@ -1,8 +1,10 @@
 #include "buf.h"
+#include "pgcopy.h"
 #include "record.h"
 #include "testhelp.h"
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #define MAXF 32
@@ -12,7 +14,7 @@ static const char *const hoso_header =
     "NgayTiepNhan|NgayHenTra|NgayKetThucXuLy|NgayTra|"
     "DuocThanhToanTrucTuyen|CapNhatLuc|ChuHoSo|SoDienThoai";
 
-static struct buf out, raw, err;
+static struct buf out, raw, err, staged_text;
 static struct reject rej;
 
 /* Split on '|' (tests' own separator, so fields can hold commas). */
@@ -57,6 +59,22 @@ static int convert(struct record_map *m, const char *row, long long number)
 	size_t n = split(row, f);
 
 	return convert_fields(m, f, n, number);
+}
+
+/* out's one staging tuple of entity e, read back as text (pgcopy.h). */
+static const char *staged(enum entity e)
+{
+	buf_reset(&staged_text);
+	if (pgcopy_tuple(pgcopy_types[e], out.data, out.len, &staged_text) !=
+	    out.len)
+		return "(out is not one tuple)";
+	return buf_str(&staged_text);
+}
+
+/* Whether out holds the bytes s[0..len) anywhere. */
+static bool out_holds(const char *s, size_t len)
+{
+	return out.len && memmem(out.data, out.len, s, len) != NULL;
 }
 
 /* The reject of row as "code column". */
@@ -114,6 +132,10 @@ static void test_names(void)
 	CHECK_STR(reject_code(REJECT_BAD_UTF8), "bad_utf8");
 	CHECK_STR(reject_code(REJECT_TOO_LONG), "too_long");
 	CHECK_STR(reject_code(REJECT_BAD_ORDER), "bad_order");
+	/* the test's staging types name every staging column */
+	for (int e = 0; e < ENTITY_COUNT; e++)
+		CHECK_INT(strlen(pgcopy_types[e]),
+			  count_char(entity_staging_columns(e), ',') + 1);
 }
 
 static void test_donvi(void)
@@ -128,22 +150,25 @@ static void test_donvi(void)
 			  "20240503100500",
 			  7),
 		  0);
-	CHECK_STR(buf_str(&out), "7\t000.00.01.H60\tSở Giáo dục và Đào tạo"
-				 "\t\\N\tTINH\t2024-05-03 03:05:00+00\n");
+	CHECK_STR(staged(ENTITY_DONVI),
+		  "7\t000.00.01.H60\tSở Giáo dục và Đào tạo"
+		  "\t\\N\tTINH\t2024-05-03 03:05:00+00\n");
 	CHECK_INT(convert(m, "X|Xã A|H|Xa|2024-05-03", 8), 0);
-	CHECK_STR(buf_str(&out), "8\tX\tXã A\tH\tXA\t2024-05-02 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_DONVI),
+		  "8\tX\tXã A\tH\tXA\t2024-05-02 17:00:00+00\n");
 	CHECK_INT(convert(m, "X|Y|| |2024-05-03", 9), 0);
-	CHECK_STR(buf_str(&out), "9\tX\tY\t\\N\t\\N\t2024-05-02 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_DONVI),
+		  "9\tX\tY\t\\N\t\\N\t2024-05-02 17:00:00+00\n");
 	CHECK_STR(rejected(m, "X|Y||TINHH|2024-05-03"), "bad_code CapDonVi");
 	CHECK_STR(rejected(m, "X| ||TINH|2024-05-03"),
 		  "missing_field TenDonVi");
 	CHECK_STR(rejected(m, "X|Y||TINH|"), "missing_field CapNhatLuc");
 	CHECK_STR(rejected(m, "X|Y||TINH|1999-12-31"),
 		  "bad_timestamp CapNhatLuc");
-	/* the staging line has one value per staging column */
+	/* the tuple has one field per staging column */
 	CHECK_INT(convert(m, "X|Y||TINH|20240503", 1), 0);
-	CHECK_INT(count_char(buf_str(&out), '\t'),
-		  count_char(entity_staging_columns(ENTITY_DONVI), ','));
+	CHECK_INT(pgcopy_int((const unsigned char *)out.data, 2),
+		  count_char(entity_staging_columns(ENTITY_DONVI), ',') + 1);
 	record_map_free(m);
 }
 
@@ -161,21 +186,22 @@ static void test_thutuc(void)
 			  "2024-01-02T03:04:05.5Z",
 			  1),
 		  0);
-	CHECK_STR(buf_str(&out), "1\tU\t1.001\tCấp phép\tLV\tGiáo dục\t4\t15"
-				 "\tt\tf\t2024-01-02 03:04:05.500000+00\n");
+	CHECK_STR(staged(ENTITY_THUTUC),
+		  "1\tU\t1.001\tCấp phép\tLV\tGiáo dục\t4\t15"
+		  "\tt\tf\t2024-01-02 03:04:05.500000+00\n");
 	/* defaults: MucDo 1, no fee, in force */
 	CHECK_INT(convert(m, "U|P|N|||||||20240102", 2), 1);
 	CHECK_STR(rejected(m, "U|P|N|||||||20240102"),
 		  "missing_field ThoiHanGiaiQuyet");
 	CHECK_INT(convert(m, "U|P|N||||0|||20240102", 2), 0);
-	CHECK_STR(buf_str(&out), "2\tU\tP\tN\t\\N\t\\N\t1\t0\tf\tt"
-				 "\t2024-01-01 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_THUTUC), "2\tU\tP\tN\t\\N\t\\N\t1\t0\tf\tt"
+					 "\t2024-01-01 17:00:00+00\n");
 	CHECK_INT(convert(m, "U|P|N||| mot_phan |0|||20240102", 3), 0);
-	CHECK_STR(buf_str(&out), "3\tU\tP\tN\t\\N\t\\N\t3\t0\tf\tt"
-				 "\t2024-01-01 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_THUTUC), "3\tU\tP\tN\t\\N\t\\N\t3\t0\tf\tt"
+					 "\t2024-01-01 17:00:00+00\n");
 	CHECK_INT(convert(m, "U|P|N|||Toan_Trinh|3650|00|01|20240102", 4), 0);
-	CHECK_STR(buf_str(&out), "4\tU\tP\tN\t\\N\t\\N\t4\t3650\tf\tt"
-				 "\t2024-01-01 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_THUTUC), "4\tU\tP\tN\t\\N\t\\N\t4\t3650\tf\tt"
+					 "\t2024-01-01 17:00:00+00\n");
 	CHECK_STR(rejected(m, "U|P|N|||5|0|||20240102"), "bad_code MucDo");
 	CHECK_STR(rejected(m, "U|P|N|||0|0|||20240102"), "bad_code MucDo");
 	CHECK_STR(rejected(m, "U|P|N|||MOT PHAN|0|||20240102"),
@@ -211,14 +237,14 @@ static void test_hoso(void)
 			  "20240510170000|Nguyễn Văn A|0909",
 			  42),
 		  0);
-	CHECK_STR(buf_str(&out),
+	CHECK_STR(staged(ENTITY_HOSO),
 		  "42\tH1\tU\tP\t2\t10\t2024-05-01 01:00:00+00"
 		  "\t2024-05-02 01:00:00+00\t2024-05-09 17:00:00+00"
 		  "\t2024-05-09 09:00:00+00\t2024-05-09 17:00:00+00\tt"
 		  "\t2024-05-10 10:00:00+00\n");
 	/* nothing personal reaches staging */
-	CHECK(strstr(buf_str(&out), "Nguy") == NULL);
-	CHECK(strstr(buf_str(&out), "0909") == NULL);
+	CHECK(!out_holds("Nguy", 4));
+	CHECK(!out_holds("0909", 4));
 	CHECK_STR(rejected(m, "H1|U|P|4|1||||||0|20240510||"),
 		  "bad_code KenhThucHien");
 	CHECK_STR(rejected(m, "H1|U|P|1|11||||||0|20240510||"),
@@ -313,9 +339,10 @@ static void test_bosung(void)
 	CHECK(m != NULL);
 	CHECK_INT(
 	    convert(m, "H|002|20240502|||20240601|Đã bổ sung|20240510", 5), 0);
-	CHECK_STR(buf_str(&out), "5\tH\t2\t2024-05-01 17:00:00+00\t\\N\t\\N"
-				 "\t2024-05-31 17:00:00+00\tĐã bổ sung"
-				 "\t2024-05-09 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_BOSUNG),
+		  "5\tH\t2\t2024-05-01 17:00:00+00\t\\N\t\\N"
+		  "\t2024-05-31 17:00:00+00\tĐã bổ sung"
+		  "\t2024-05-09 17:00:00+00\n");
 	CHECK_STR(rejected(m, "H|0|20240502|||||20240510"), "bad_number ThuTu");
 	CHECK_STR(rejected(m, "H||20240502|||||20240510"),
 		  "missing_field ThuTu");
@@ -344,9 +371,9 @@ static void test_quatrinh(void)
 			  "Xử lý\\nxong|20240501|20240503|20240510",
 			  9),
 		  0);
-	CHECK_STR(buf_str(&out),
+	CHECK_STR(staged(ENTITY_QUATRINH),
 		  "9\tH\t3\t4\t2024-05-02 02:00:00+00\tPhòng A\tLê B"
-		  "\tChuyên viên\tXử lý\\\\nxong\t2024-04-30 17:00:00+00"
+		  "\tChuyên viên\tXử lý\\nxong\t2024-04-30 17:00:00+00"
 		  "\t2024-05-02 17:00:00+00\t2024-05-09 17:00:00+00\n");
 	CHECK_STR(rejected(m, "H|3|11|20240502|||||||20240510"),
 		  "bad_code TrangThai");
@@ -357,7 +384,8 @@ static void test_quatrinh(void)
 	record_map_free(m);
 }
 
-static void test_escaping(void)
+/* Binary COPY takes text as it is: nothing is escaped any more. */
+static void test_raw_text(void)
 {
 	struct record_map *m = map_for(
 	    ENTITY_QUATRINH,
@@ -368,14 +396,20 @@ static void test_escaping(void)
 	struct field f[MAXF];
 	size_t n = split("H|1|4|20240502||||X||| 20240510 ", f);
 
-	/* inner tab, newline, CR and backslash escaped; the ends trimmed */
-	f[7].ptr = " \tline1\nline2\r\\end\t\r\n ";
+	/* inner tab, newline, CR and backslash kept; the ends trimmed */
+	f[7].ptr = " \tline1\tline2\nline3\r\\end\t\r\n ";
 	f[7].len = strlen(f[7].ptr);
 	CHECK_INT(convert_fields(m, f, n, 1), 0);
-	CHECK_STR(buf_str(&out), "1\tH\t1\t4\t2024-05-01 17:00:00+00\t\\N"
-				 "\t\\N\t\\N\tline1\\nline2\\r\\\\end\t\\N\t\\N"
-				 "\t2024-05-09 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_QUATRINH),
+		  "1\tH\t1\t4\t2024-05-01 17:00:00+00\t\\N\t\\N\t\\N"
+		  "\tline1\tline2\nline3\r\\end\t\\N\t\\N"
+		  "\t2024-05-09 17:00:00+00\n");
+	/* the field's length, not a tab, says where the value ends */
+	static const char field[] = "\0\0\0\x16"
+				    "line1\tline2\nline3\r\\end";
+	CHECK(out_holds(field, sizeof(field) - 1));
 
+	/* the reject store's COPY is text: it still escapes */
 	struct buf b;
 	buf_init(&b, 100);
 	CHECK_INT(copy_escape(&b, "a\\b\tc", 5), 0);
@@ -485,7 +519,7 @@ static void test_header(void)
 
 	CHECK(m != NULL);
 	CHECK_INT(convert(m, "20240503|note|huyen|U1|Huyện A", 3), 0);
-	CHECK_STR(buf_str(&out),
+	CHECK_STR(staged(ENTITY_DONVI),
 		  "3\tU1\tHuyện A\t\\N\tHUYEN\t2024-05-02 17:00:00+00\n");
 	/* the extra column is kept as it is in raw rows */
 	CHECK_STR(rejected(m, "2024|a,b|huyen|U1|Huyện A"),
@@ -521,10 +555,10 @@ static void test_header(void)
 		    NULL);
 	CHECK(m != NULL);
 	CHECK_INT(convert(m, "H|U|P|1|4|20240501|20240510|20240510", 1), 0);
-	CHECK_STR(buf_str(&out), "1\tH\tU\tP\t1\t4\t\\N"
-				 "\t2024-04-30 17:00:00+00"
-				 "\t2024-05-09 17:00:00+00\t\\N\t\\N\tf"
-				 "\t2024-05-09 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_HOSO), "1\tH\tU\tP\t1\t4\t\\N"
+				       "\t2024-04-30 17:00:00+00"
+				       "\t2024-05-09 17:00:00+00\t\\N\t\\N\tf"
+				       "\t2024-05-09 17:00:00+00\n");
 	/* ... but status 9 still needs NgayKetThucXuLy */
 	CHECK_STR(rejected(m, "H|U|P|1|9|20240501|20240510|20240510"),
 		  "missing_field NgayKetThucXuLy");
@@ -547,9 +581,10 @@ static void test_personal(void)
 			  "1990|0123|k",
 			  1),
 		  0);
-	CHECK_STR(buf_str(&out), "1\tH\t1\t4\t2024-05-01 17:00:00+00\t\\N\t\\N"
-				 "\t\\N\t\\N\t\\N\t\\N"
-				 "\t2024-05-09 17:00:00+00\n");
+	CHECK_STR(staged(ENTITY_QUATRINH),
+		  "1\tH\t1\t4\t2024-05-01 17:00:00+00\t\\N\t\\N"
+		  "\t\\N\t\\N\t\\N\t\\N"
+		  "\t2024-05-09 17:00:00+00\n");
 	CHECK_STR(rejected(m, "H|1|4|x|Lê B|20240510|a@b.vn|n|Hà Nội|1990|"
 			      "0123|k"),
 		  "bad_timestamp ThoiDiemXuLy");
@@ -589,8 +624,70 @@ static void test_out_cap(void)
 	buf_init(&small, 200);
 	CHECK_INT(record_convert(m, f, n, 1, &small, &r, &raw), 0);
 	CHECK_INT(r.reason, REJECT_NONE);
+	size_t tuple = small.len;
 	buf_release(&small);
+	/* out of room anywhere in the tuple: out keeps what it held */
+	int cut = 0;
+	for (size_t cap = 4; cap < 4 + tuple; cap++) {
+		buf_init(&small, cap);
+		buf_adds(&small, "kept");
+		cut += record_convert(m, f, n, 1, &small, &r, &raw) == -1 &&
+		       small.len == 4 && strcmp(buf_str(&small), "kept") == 0;
+		buf_release(&small);
+	}
+	CHECK_INT(cut, tuple);
 	record_map_free(m);
+}
+
+/* The bytes themselves, against the format's documentation. */
+static void test_binary_layout(void)
+{
+	struct record_map *m =
+	    map_for(ENTITY_DONVI,
+		    "MaDonVi|TenDonVi|MaDonViCha|CapDonVi|CapNhatLuc", NULL);
+	/* 2000-01-01 00:00:01 UTC: a second after timestamptz's zero */
+	/* clang-format off */
+	static const char tuple[] =
+	    "\0\6"                                   /* fields */
+	    "\0\0\0\10" "\0\0\0\0\0\0\0\7"           /* row_number 7 */
+	    "\0\0\0\1" "U"                           /* unit_code */
+	    "\0\0\0\1" "N"                           /* unit_name */
+	    "\xff\xff\xff\xff"                       /* parent_code NULL */
+	    "\0\0\0\4" "TINH"                        /* level */
+	    "\0\0\0\10" "\0\0\0\0\0\x0f\x42\x40";    /* updated_at */
+	/* clang-format on */
+
+	CHECK(m != NULL);
+	CHECK_INT(convert(m, "U|N||tinh|2000-01-01T00:00:01Z", 7), 0);
+	CHECK_INT(out.len, sizeof(tuple) - 1);
+	CHECK(out.len == sizeof(tuple) - 1 &&
+	      memcmp(out.data, tuple, out.len) == 0);
+	/* 1999-12-31 23:59:59 UTC: before the zero, in two's complement */
+	CHECK_INT(convert(m, "U|N||tinh|2000-01-01 06:59:59", 7), 0);
+	CHECK(out.len == sizeof(tuple) - 1 &&
+	      memcmp(out.data + out.len - 8, "\xff\xff\xff\xff\xff\xf0\xbd\xc0",
+		     8) == 0);
+	CHECK_STR(staged(ENTITY_DONVI),
+		  "7\tU\tN\t\\N\tTINH\t1999-12-31 23:59:59+00\n");
+	record_map_free(m);
+
+	struct buf b;
+	buf_init(&b, 64);
+	CHECK_INT(copy_binary_header(&b), 0);
+	CHECK_INT(b.len, 19);
+	CHECK(b.len == 19 && memcmp(b.data,
+				    "PGCOPY\n\377\r\n\0"
+				    "\0\0\0\0"	/* flags */
+				    "\0\0\0\0", /* header extension length */
+				    19) == 0);
+	buf_reset(&b);
+	CHECK_INT(copy_binary_trailer(&b), 0);
+	CHECK(b.len == 2 && memcmp(b.data, "\xff\xff", 2) == 0);
+	buf_release(&b);
+	buf_init(&b, 18);
+	CHECK_INT(copy_binary_header(&b), -1);
+	CHECK_INT(b.len, 0);
+	buf_release(&b);
 }
 
 int main(void)
@@ -598,6 +695,7 @@ int main(void)
 	buf_init(&out, 1 << 20);
 	buf_init(&raw, 1 << 20);
 	buf_init(&err, 4096);
+	buf_init(&staged_text, 1 << 20);
 	test_names();
 	test_donvi();
 	test_thutuc();
@@ -606,14 +704,16 @@ int main(void)
 	test_order();
 	test_bosung();
 	test_quatrinh();
-	test_escaping();
+	test_raw_text();
 	test_check_order();
 	test_utf8();
 	test_header();
 	test_personal();
 	test_out_cap();
+	test_binary_layout();
 	buf_release(&out);
 	buf_release(&raw);
 	buf_release(&err);
+	buf_release(&staged_text);
 	TEST_REPORT();
 }
