@@ -152,6 +152,7 @@ static int start_batch(PGconn *conn, struct app *app, struct globals *g)
 	app->cfg = &g->cfg;
 	app->conninfo = g->cfg.dsn;
 	app->lock_pid = PQbackendPID(conn);
+	app->batch_sources = 0;
 	pthread_mutex_init(&app->commit_lock, NULL);
 	if (mark_interrupted(conn, &err) < 0 ||
 	    pg_query_value(conn, "SELECT nextval('etl.batch_seq')", 0, NULL, &val, &err) < 0)
@@ -301,6 +302,9 @@ static int run_sources(struct app *app, struct globals *g,
 		.app = app, .g = g, .names = names, .nnames = nnames, .req = req,
 	};
 	pthread_mutex_init(&q.lock, NULL);
+	app->batch_sources = 0;
+	for (size_t i = 0; i < g->cfg.nsources; i++)
+		app->batch_sources += source_wanted(&q, g->cfg.sources[i].name);
 	size_t nthreads = (size_t)g->cfg.parallel;
 	if (nthreads > g->cfg.nsources)
 		nthreads = g->cfg.nsources;
@@ -573,8 +577,10 @@ static int cmd_rerun(struct globals *g, int argc, char **argv)
 	}
 	if (rc == 0 && run_id)
 		rc = check_rerun_request(run_id, runs, n);
-	if (rc == 0)
+	if (rc == 0) {
+		app.batch_sources = n;
 		rc = rerun_runs(&app, g, runs, n);
+	}
 	buf_release(&err);
 	free(runs);
 	pg_close(conn);
@@ -622,6 +628,7 @@ static int cmd_load_file(struct globals *g, int argc, char **argv)
 			.file = argv[optind], .entity = (enum entity)e,
 		};
 		long long run_id;
+		app.batch_sources = 1;
 		if (pipeline_run_source(&app, src, (int)(src - g->cfg.sources), &req, &run_id) < 0)
 			rc = EXIT_SOURCE_FAILED;
 	}

@@ -543,12 +543,13 @@ static int merge(PGconn *conn, const struct app *app, const struct source_cfg *s
 	snprintf(id, sizeof(id), "%lld", run_id);
 	snprintf(r, sizeof(r), "%d", rank);
 	snprintf(batch, sizeof(batch), "%lld", app->batch_id);
-	const char *params[] = { id, src->name, r, batch };
+	const char *sole = app->batch_sources == 1 ? "true" : "false";
+	const char *params[] = { id, src->name, r, batch, sole };
 	PGresult *res = pg_query(conn,
 		"SELECT entity, rows_loaded, rows_superseded,"
 		" to_char(watermark, 'YYYY-MM-DD HH24:MI:SS.USOF')"
-		" FROM etl.merge_staging($1, $2, $3, $4)",
-		4, params, err);
+		" FROM etl.merge_staging($1, $2, $3, $4, $5)",
+		5, params, err);
 	if (!res)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++) {

@@ -30,6 +30,12 @@ struct app {
 	 */
 	pthread_mutex_t commit_lock;
 	int lock_pid; /* the backend holding the writers' lock; 0: not checked */
+	/*
+	 * How many source runs this batch may commit (0: not known).  With one,
+	 * the merge need not rewrite a row equal to its stored version: no
+	 * later source of the batch can tie with it.
+	 */
+	size_t batch_sources;
 };
 
 enum run_mode { MODE_NIGHTLY, MODE_BACKFILL, MODE_FULL, MODE_FILE };

@@ -149,3 +149,57 @@ SELECT pg_temp.stage_hoso('E', 4, '2024-03-05 10:00', g) FROM generate_series(1,
 SELECT pg_temp.is((SELECT rows_loaded + rows_superseded FROM etl.merge_staging(13, 's1', 1, 11) WHERE entity = 'hoso'),
                   5::bigint, 'loaded + superseded = staged');
 ROLLBACK;
+
+-- A sole source re-sending a log step unchanged: counted as loaded, not
+-- written again (its lineage stays that of the write that stored it); a
+-- changed step is written.  With other sources in the batch (p_sole false)
+-- the unchanged step is written again, stamping the batch for their ties.
+CREATE FUNCTION pg_temp.stage_step(k text, n int, dept text, upd text, rn int) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO stg_quatrinh (row_number, ma_ho_so, seq, status, done_at, department, updated_at)
+    VALUES (rn, k, n, 4, pg_temp.lt('2024-03-05 09:00'), dept, pg_temp.lt(upd))
+$$;
+CREATE FUNCTION pg_temp.step_of(k text, n int) RETURNS text
+LANGUAGE sql AS $$
+    SELECT department || ' run ' || run_id || ' batch ' || batch_id
+    FROM dw.log_step WHERE ma_ho_so = k AND seq = n
+$$;
+BEGIN;
+SELECT etl.create_staging();
+SELECT pg_temp.stage_hoso('S', 4, '2024-03-05 10:00', 1);
+SELECT pg_temp.stage_step('S', 1, 'Một cửa', '2024-03-05 10:00', 1),
+       pg_temp.stage_step('S', 2, 'Phòng A', '2024-03-05 10:00', 2);
+SELECT count(*) FROM etl.merge_staging(20, 's1', 1, 20, true);
+SELECT etl.derive('2025-01-01');
+COMMIT;
+BEGIN;
+SELECT etl.create_staging();
+SELECT pg_temp.stage_step('S', 1, 'Một cửa', '2024-03-05 10:00', 1),
+       pg_temp.stage_step('S', 2, 'Phòng B', '2024-03-05 10:00', 2);
+SELECT pg_temp.is((SELECT rows_loaded || '/' || rows_superseded
+                   FROM etl.merge_staging(21, 's1', 1, 21, true) WHERE entity = 'quatrinh'),
+                  '2/0', 'sole source: an unchanged step still counts as loaded');
+SELECT etl.derive('2025-01-01');
+COMMIT;
+SELECT pg_temp.is(pg_temp.step_of('S', 1), 'Một cửa run 20 batch 20',
+                  'sole source: an unchanged step is not written again');
+SELECT pg_temp.is(pg_temp.step_of('S', 2), 'Phòng B run 21 batch 21',
+                  'sole source: a changed step with the same updated_at replaces the stored one');
+BEGIN;
+SELECT etl.create_staging();
+SELECT pg_temp.stage_step('S', 1, 'Một cửa', '2024-03-05 10:00', 1);
+SELECT count(*) FROM etl.merge_staging(22, 's1', 1, 22, false);
+SELECT etl.derive('2025-01-01');
+COMMIT;
+SELECT pg_temp.is(pg_temp.step_of('S', 1), 'Một cửa run 22 batch 22',
+                  'other sources in the batch: an unchanged step is written, stamping the batch');
+-- ... so that a later source of the batch loses the tie to it
+BEGIN;
+SELECT etl.create_staging();
+SELECT pg_temp.stage_step('S', 1, 'Phòng C', '2024-03-05 10:00', 1);
+SELECT pg_temp.is((SELECT rows_loaded || '/' || rows_superseded
+                   FROM etl.merge_staging(23, 's2', 2, 22, true) WHERE entity = 'quatrinh'),
+                  '0/1', 'a later source of the batch loses the tie to the stamped step');
+SELECT etl.derive('2025-01-01');
+COMMIT;
+SELECT pg_temp.is(pg_temp.step_of('S', 1), 'Một cửa run 22 batch 22', 'the first source''s step stays');
