@@ -59,6 +59,9 @@ import build_pages  # noqa: E402
 
 ENTITIES = ("donvi", "thutuc", "hoso", "bosung", "quatrinh")
 BENCH_DIR = os.path.join(ROOT, "build", "bench")
+# Where the cluster and the logs of a run go: BENCH_RUN_DIR lets two benches
+# share one machine's cached pages without sharing a cluster.
+RUN_DIR = os.environ.get("BENCH_RUN_DIR") or BENCH_DIR
 BINARY = os.environ.get("ONESTOP_ETL_BIN", os.path.join(ROOT, "build", "onestop-etl"))
 PG_SETTINGS = {
     "shared_buffers": "1GB",
@@ -307,7 +310,7 @@ def measure_bi(cluster, db, repeat):
 PROFILE_SETTINGS = {
     "shared_preload_libraries": "'pg_stat_statements,auto_explain'",
     "pg_stat_statements.track": "all",
-    "auto_explain.log_min_duration": "2s",
+    "auto_explain.log_min_duration": os.environ.get("BENCH_EXPLAIN_MS", "2000"),
     "auto_explain.log_analyze": "on",
     "auto_explain.log_buffers": "on",
     "auto_explain.log_timing": "off",
@@ -389,7 +392,7 @@ def rows_of(manifest, s):
 
 
 def fresh_cluster(profile):
-    base = os.path.join(BENCH_DIR, "pg")
+    base = os.path.join(RUN_DIR, "pg")
     if os.path.exists(os.path.join(base, "data", "postmaster.pid")):
         harness.as_postgres([os.path.join(harness.pg_bindir(), "pg_ctl"), "-D",
                              os.path.join(base, "data"), "-m", "immediate", "-w", "stop"],
@@ -404,7 +407,7 @@ def fresh_cluster(profile):
 class Bench:
     def __init__(self, a):
         self.a = a
-        self.work = os.path.join(BENCH_DIR, "work")
+        self.work = os.path.join(RUN_DIR, "work")
         self.fig = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "dossiers": a.dossiers,
                     "page_size": a.page_size, "night_dossiers": a.night}
         self.servers = []
@@ -548,6 +551,8 @@ def main(argv=None):
         say("bench: %s missing: make all first" % BINARY)
         return 2
     os.makedirs(BENCH_DIR, exist_ok=True)
+    os.makedirs(RUN_DIR, exist_ok=True)
+    os.chmod(RUN_DIR, 0o755)        # the cluster under it runs as postgres
     return Bench(a).run()
 
 
