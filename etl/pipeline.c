@@ -14,7 +14,14 @@
 #include <time.h>
 #include <zlib.h>
 
-#define COPY_CHUNK (256 * 1024)    /* rows are sent to COPY in chunks this big */
+/*
+ * Rows go to COPY in chunks this big.  Small on purpose: PQputCopyData
+ * blocks until the socket takes the whole chunk, so a chunk much larger
+ * than the socket's buffer (about 200 KB) makes this process wait while
+ * PostgreSQL digests it, and the two take turns instead of working at the
+ * same time (256 KB chunks: 23.8 s to extract 5.6M log rows; 32 KB: 14.0 s).
+ */
+#define COPY_CHUNK (32 * 1024)
 #define MAX_RECORD (1024 * 1024)   /* a record past this is a runaway quote */
 #define ERR_CAP 4096
 #define USER_AGENT "onestop-etl/" ONESTOP_VERSION
