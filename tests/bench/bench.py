@@ -467,16 +467,28 @@ class Bench:
                 + pgss_top(c, "onestop", os.path.join(self.work, "pgss-full.txt")))
             say("  profile: onestop-etl (perf, self time):\n" + perf_top(perf))
 
+    def wal_counters(self):
+        """(WAL bytes, full-page images, checkpoints) so far."""
+        out = self.cluster.psql("postgres", (
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, w.wal_fpi,"
+            " b.checkpoints_timed + b.checkpoints_req"
+            " FROM pg_stat_wal w, pg_stat_bgwriter b"))
+        return [int(float(x)) for x in out.strip().split("\t")]
+
     def stage_night(self):
         c, fig = self.cluster, self.fig
         if self.a.profile:
             pgss_reset(c, "onestop")
+        wal0 = self.wal_counters()
         fig["night_s"], _, _ = self.etl("onestop", self.main, "night", ["run"])
+        wal1 = self.wal_counters()
         check_run(c, "onestop", "night", rows_of(self.manifest, "night"))
         ph = phases(os.path.join(self.work, "night.log"))
         say("bench: night (%d dossiers changed): %.2f s  (extract %.2f; merge+derive %.2f)"
             % (self.a.night, fig["night_s"],
                sum(v for k, v in ph.items() if k in ENTITIES), ph.get("commit", 0)))
+        say("  night's WAL: %.0f MB, %d full-page images; checkpoints during it: %d"
+            % ((wal1[0] - wal0[0]) / 1e6, wal1[1] - wal0[1], wal1[2] - wal0[2]))
         if self.a.profile:
             say("  profile: PostgreSQL statements of the night run (nested):\n"
                 + pgss_top(c, "onestop", os.path.join(self.work, "pgss-night.txt")))
