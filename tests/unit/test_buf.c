@@ -49,7 +49,8 @@ static void test_growth(void)
 	buf_init(&b, sizeof(want));
 	for (size_t i = 0; i < sizeof(want); i++) {
 		want[i] = (char)('a' + i % 26);
-		int rc = i % 3 ? buf_addc(&b, want[i]) : buf_add(&b, &want[i], 1);
+		int rc =
+		    i % 3 ? buf_addc(&b, want[i]) : buf_add(&b, &want[i], 1);
 		if (rc != 0 || b.len != i + 1 || b.data[b.len] != '\0' ||
 		    memcmp(b.data, want, i + 1) != 0)
 			bad++;

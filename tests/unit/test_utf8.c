@@ -71,8 +71,16 @@ static void test_every_position(void)
 {
 	static const char *const good[] = {"\xc3\xa1", "\xe1\xba\xa5",
 					   "\xf0\x9f\x98\x80"};
-	static const char *const bad[] = {"", "\x80", "\xc0", "\xff", "\xed\xa0\x80",
-					  "\xe1\xba", "\xf4\x90\x80\x80"};
+	/* "" stands for NUL */
+	static const char *const bad[] = {
+	    "",
+	    "\x80",
+	    "\xc0",
+	    "\xff",
+	    "\xed\xa0\x80",
+	    "\xe1\xba",
+	    "\xf4\x90\x80\x80",
+	};
 	char s[64];
 	int wrong = 0;
 
