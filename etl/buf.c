@@ -44,7 +44,7 @@ static int buf_grow(struct buf *b, size_t extra)
 	return 0;
 }
 
-int buf_add(struct buf *b, const void *data, size_t len)
+int buf_add_grow(struct buf *b, const void *data, size_t len)
 {
 	if (buf_grow(b, len) < 0)
 		return -1;
@@ -53,11 +53,6 @@ int buf_add(struct buf *b, const void *data, size_t len)
 	b->len += len;
 	b->data[b->len] = '\0';
 	return 0;
-}
-
-int buf_addc(struct buf *b, char c)
-{
-	return buf_add(b, &c, 1);
 }
 
 int buf_adds(struct buf *b, const char *s)

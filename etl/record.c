@@ -3,6 +3,7 @@
 #include "utf8.h"
 #include "util.h"
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -627,31 +628,51 @@ int copy_escape(struct buf *b, const char *s, size_t len)
 /* Binary timestamptz counts microseconds from 2000-01-01 00:00:00 UTC. */
 #define PG_EPOCH_US INT64_C(946684800000000)
 
-/* v's low size bytes in network byte order, as binary COPY has them. */
-static void put_be(unsigned char *p, uint64_t v, size_t size)
+/*
+ * Integers go in network byte order, as binary COPY has them, each from a
+ * variable of its own width: bytes stored one by one and read back as a
+ * word would stall every field on a failed store-to-load forward.
+ */
+static int put_be16(struct buf *out, uint16_t v)
 {
-	for (size_t i = size; i-- > 0; v >>= 8)
-		p[i] = (unsigned char)(v & 0xff);
+	v = htobe16(v);
+	return buf_add(out, &v, sizeof(v));
+}
+
+static int put_be32(struct buf *out, uint32_t v)
+{
+	v = htobe32(v);
+	return buf_add(out, &v, sizeof(v));
+}
+
+static int put_be64(struct buf *out, uint64_t v)
+{
+	v = htobe64(v);
+	return buf_add(out, &v, sizeof(v));
 }
 
 /* One field of size bytes holding v: two's complement for a negative. */
 static int put_int(struct buf *out, int64_t v, size_t size)
 {
-	unsigned char field[4 + 8];
+	int rc = put_be32(out, (uint32_t)size);
 
-	put_be(field, size, 4);
-	put_be(field + 4, (uint64_t)v, size);
-	return buf_add(out, field, 4 + size);
+	switch (size) {
+	case 1:
+		return rc | buf_addc(out, (char)(v & 0xff));
+	case 2:
+		return rc | put_be16(out, (uint16_t)v);
+	case 4:
+		return rc | put_be32(out, (uint32_t)v);
+	default:
+		return rc | put_be64(out, (uint64_t)v);
+	}
 }
 
 /* Text goes as its bytes: check_row has made sure they are UTF-8 without
    NUL, which is all the server asks of them. */
 static int put_text(struct buf *out, const char *s, size_t len)
 {
-	unsigned char head[4];
-
-	put_be(head, len, 4);
-	return buf_add(out, head, 4) | buf_add(out, s, len);
+	return put_be32(out, (uint32_t)len) | buf_add(out, s, len);
 }
 
 static int put_value(struct buf *out, const struct column *col,
@@ -682,10 +703,8 @@ static int put_tuple(const struct record_map *m, long long row_number,
 		     struct buf *out)
 {
 	size_t start = out->len;
-	unsigned char count[2];
-
-	put_be(count, m->def->ncols + 1, 2);
-	int rc = buf_add(out, count, 2) | put_int(out, row_number, 8);
+	int rc = put_be16(out, (uint16_t)(m->def->ncols + 1)) |
+		 put_int(out, row_number, 8);
 	for (size_t c = 0; c < m->def->ncols && !rc; c++)
 		rc = put_value(out, &m->def->cols[c], &m->val[c]);
 	if (rc) {

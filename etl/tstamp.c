@@ -25,8 +25,8 @@ static bool take(struct scan *sc, char c)
 	return true;
 }
 
-/* Exactly n digits into *val. */
-static bool digits(struct scan *sc, int n, int *val)
+/* Exactly n digits into *val; inline, so that n is a constant. */
+static inline bool digits(struct scan *sc, int n, int *val)
 {
 	int v = 0;
 
@@ -118,19 +118,15 @@ static bool parse_iso(struct scan *sc, struct fields *f)
 /* yyyyMMdd or yyyyMMddHHmmss: local time, nothing after */
 static bool parse_compact(struct scan *sc, struct fields *f)
 {
-	size_t n = digit_run(sc->p, sc->end);
+	ptrdiff_t n = sc->end - sc->p;
 
 	if (n != 8 && n != 14)
 		return false;
-	digits(sc, 4, &f->year);
-	digits(sc, 2, &f->month);
-	digits(sc, 2, &f->day);
-	if (n == 14) {
-		digits(sc, 2, &f->hour);
-		digits(sc, 2, &f->min);
-		digits(sc, 2, &f->sec);
-	}
-	return true;
+	if (!digits(sc, 4, &f->year) || !digits(sc, 2, &f->month) ||
+	    !digits(sc, 2, &f->day))
+		return false;
+	return n == 8 || (digits(sc, 2, &f->hour) && digits(sc, 2, &f->min) &&
+			  digits(sc, 2, &f->sec));
 }
 
 static bool fields_valid(const struct fields *f)

@@ -1,58 +1,104 @@
 #include "utf8.h"
 
-/* The range a multi-byte lead byte allows for its first continuation byte. */
-static bool second_byte_ok(unsigned char lead, unsigned char next)
-{
-	switch (lead) {
-	case 0xe0:
-		return next >= 0xa0 && next <= 0xbf; /* else overlong */
-	case 0xed:
-		return next >= 0x80 && next <= 0x9f; /* else a surrogate */
-	case 0xf0:
-		return next >= 0x90 && next <= 0xbf; /* else overlong */
-	case 0xf4:
-		return next >= 0x80 && next <= 0x8f; /* else above U+10FFFF */
-	default:
-		return next >= 0x80 && next <= 0xbf;
-	}
-}
+#include <stdint.h>
+#include <string.h>
 
-static size_t sequence_len(unsigned char lead)
+/*
+ * Table 3-7 as a chain of tests, in the order a Vietnamese text needs
+ * them: two- and three-byte characters go by after a few compares.  A
+ * byte past len is never read.
+ */
+static inline size_t char_len(const unsigned char *s, size_t len)
 {
-	if (lead >= 0xc2 && lead <= 0xdf)
+	unsigned char lead = s[0];
+
+	if (lead < 0x80)
+		return lead ? 1 : 0;
+	/* a continuation byte or C0/C1 (overlong) cannot lead */
+	if (lead < 0xc2 || len < 2 || (s[1] & 0xc0) != 0x80)
+		return 0;
+	if (lead < 0xe0)
 		return 2;
-	if (lead >= 0xe0 && lead <= 0xef)
+	if (len < 3 || (s[2] & 0xc0) != 0x80)
+		return 0;
+	if (lead < 0xf0) {
+		if (lead == 0xe0 && s[1] < 0xa0) /* overlong */
+			return 0;
+		if (lead == 0xed && s[1] > 0x9f) /* a surrogate */
+			return 0;
 		return 3;
-	if (lead >= 0xf0 && lead <= 0xf4)
-		return 4;
-	return 0; /* a continuation byte, C0/C1 (overlong) or F5..FF */
+	}
+	if (lead > 0xf4 || len < 4 || (s[3] & 0xc0) != 0x80)
+		return 0;
+	if (lead == 0xf0 && s[1] < 0x90) /* overlong */
+		return 0;
+	if (lead == 0xf4 && s[1] > 0x8f) /* above U+10FFFF */
+		return 0;
+	return 4;
 }
 
 size_t utf8_char_len(const unsigned char *s, size_t len)
 {
-	if (s[0] < 0x80)
-		return s[0] ? 1 : 0;
-	size_t n = sequence_len(s[0]);
-	if (n == 0 || n > len || !second_byte_ok(s[0], s[1]))
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
+	return char_len(s, len);
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/*
+ * The 8 bytes at s with the high bit of each byte set that is not ASCII,
+ * is NUL, or follows a NUL (Hacker's Delight 6-1: a zero byte borrows from
+ * the next); so the lowest bit set is the first byte that is not plain
+ * ASCII.  Bytes in memory order from the lowest: little-endian only.
+ */
+static inline uint64_t not_ascii8(const unsigned char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return (w | ((w - ONES) & ~w)) & HIGHS;
+}
+
+/* The plain ASCII bytes (not NUL) at the start of s[0..len). */
+static size_t ascii_run(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && s[i] - 1u < 0x7f)
+		i++;
+	return i;
+}
+
+/*
+ * Most bytes are ASCII, and fields are short: eight bytes are checked at a
+ * time, and a field's last ones by reading its last eight bytes again
+ * (those before i are already known to be valid, so none is NUL and the
+ * borrow cannot mark a byte from i on).  Then one character at the first
+ * byte that is not ASCII.
+ */
 bool utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
 
 	while (i < len) {
-		/* most of the data is ASCII: take it a byte at a time */
-		if (p[i] >= 0x01 && p[i] < 0x80) {
-			i++;
-			continue;
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (len >= 8) {
+			size_t at = len - i >= 8 ? i : len - 8;
+			uint64_t mask = not_ascii8(p + at) >> (8 * (i - at));
+			if (!mask) {
+				i = at + 8;
+				continue;
+			}
+			i += (size_t)__builtin_ctzll(mask) / 8;
+		} else
+#endif
+		{
+			i += ascii_run(p + i, len - i);
+			if (i == len)
+				break;
 		}
-		size_t n = utf8_char_len(p + i, len - i);
+		size_t n = char_len(p + i, len - i);
 		if (n == 0)
 			return false;
 		i += n;
