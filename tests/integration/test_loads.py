@@ -445,6 +445,36 @@ def test_a_row_updated_between_nights_appears_once_in_its_new_state(ctx):
 
 # -------------------------------------------------------------- watermarks
 
+def test_unchanged_rows_and_ties_across_sources(ctx):
+    """source-api.md, "Keys are national codes": on a tie the source listed
+    first wins.  A sole source does not write a row again when it comes back
+    unchanged; with two sources in the batch it must, or the second would
+    win the tie."""
+    sim = sim_for(ctx)
+    one = config_for(ctx, sim, name="one.conf", sources=("a",), page_size=500)
+    ok(ctx.etl(one, "run"), "a alone")
+    first = ctx.sql("SELECT max(run_id) FROM etl.run")
+    ok(ctx.etl(one, "run", "--full"), "a alone, everything again")
+    again = ctx.rows("SELECT count(*) FILTER (WHERE run_id <> " + first + "), count(*)"
+                     " FROM dw.log_step")
+    assert again[0][0] == "0" and int(again[0][1]) > 0, \
+        f"a sole source rewrote unchanged log steps: {again}"
+    assert_counts_add_up(ctx)
+
+    # a and b serve the same rows: b ties with a on every one of them
+    two = config_for(ctx, sim, name="two.conf", sources=("a", "b"), page_size=500,
+                     extra="[extract]\nparallel = 1")
+    ok(ctx.etl(two, "run", "--full"), "a then b")
+    for table in ("dw.log_step", "dw.supplement", "dw.dossier"):
+        got = ctx.rows(f"SELECT source, count(*) FROM {table} GROUP BY 1")
+        assert [r[0] for r in got] == ["a"], f"{table}: the tie went to the later source: {got}"
+    superseded = ctx.rows("SELECT e.entity, e.rows_superseded, e.rows_read FROM etl.run_entity e"
+                          " JOIN etl.run r USING (run_id)"
+                          " WHERE r.source = 'b' AND e.entity = 'quatrinh'")
+    assert superseded and superseded[0][1] == superseded[0][2], superseded
+    assert_counts_add_up(ctx)
+
+
 def test_watermark_is_the_sources_clock_and_lookback_rereads(ctx):
     sim = sim_for(ctx)
     conf = config_for(ctx, sim, page_size=500, extra="[extract]\nlookback = 7200")
