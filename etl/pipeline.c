@@ -165,6 +165,17 @@ static int on_header(struct extract *x, const struct field *fields, size_t n)
 	return x->map ? 0 : -1;
 }
 
+/* Send the staged rows held so far to the page's COPY. */
+static int copy_flush(struct extract *x)
+{
+	if (pg_copy_put(x->conn, x->copy.data, x->copy.len, &x->err) < 0) {
+		x->fatal = true;
+		return -1;
+	}
+	buf_reset(&x->copy);
+	return 0;
+}
+
 static int on_record(void *ctx, long record_no, const struct field *fields,
 		     size_t n)
 {
@@ -175,17 +186,28 @@ static int on_record(void *ctx, long record_no, const struct field *fields,
 	long long row_number = x->row_base + ++x->page_read;
 	struct reject r;
 	buf_reset(&x->raw);
-	if (record_convert(x->map, fields, n, row_number, &x->copy, &r, &x->raw) == 1) {
-		x->page_rejected++;
-		reject_add(x, row_number, &r);
-	}
-	if (x->copy.len >= COPY_CHUNK) {
-		if (pg_copy_put(x->conn, x->copy.data, x->copy.len, &x->err) < 0) {
+	int rc = record_convert(x->map, fields, n, row_number, &x->copy, &r, &x->raw);
+	if (rc < 0) {
+		/* the buffer's cap: send what it holds and convert again, so
+		   that no row is ever dropped without a word */
+		if (copy_flush(x) < 0)
+			return -1;
+		buf_reset(&x->raw);
+		rc = record_convert(x->map, fields, n, row_number, &x->copy, &r, &x->raw);
+		if (rc < 0) {
+			buf_reset(&x->err);
+			buf_addf(&x->err, "%s: row %lld does not fit in the COPY buffer",
+				 entity_name(x->entity), row_number);
 			x->fatal = true;
 			return -1;
 		}
-		buf_reset(&x->copy);
 	}
+	if (rc == 1) {
+		x->page_rejected++;
+		reject_add(x, row_number, &r);
+	}
+	if (x->copy.len >= COPY_CHUNK && copy_flush(x) < 0)
+		return -1;
 	return x->fatal ? -1 : 0;
 }
 
