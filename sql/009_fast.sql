@@ -21,6 +21,17 @@
 --     (source-api.md, "Keys are national codes").  It still counts as loaded.
 SET check_function_bodies = off;
 
+-- What a dossier's log says of it, as aggregates over its steps s: when it
+-- was first received in the software, whether it was handled there,
+-- whether its finish was logged.  Written once for the bulk and the
+-- incremental derivation.
+CREATE FUNCTION etl._log_fact_aggregates() RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'min(s.done_at) FILTER (WHERE s.status = 2) AS first_receipt_step,
+            bool_or(s.status = 4) AS handled,
+            bool_or(s.status IN (9, 10)) AS logged_finish'
+$$;
+
 -- The log facts of a set of dossiers, as a FROM item l (ma_ho_so,
 -- first_receipt_step, handled, logged_finish), from p_dossiers: a FROM item
 -- t with the dossiers' ma_ho_so, unit_code and home_month.  One lookup per
@@ -31,13 +42,11 @@ LANGUAGE sql IMMUTABLE AS $$
         SELECT t.ma_ho_so, f.first_receipt_step, f.handled, f.logged_finish
         FROM %s
         CROSS JOIN LATERAL (
-            SELECT min(s.done_at) FILTER (WHERE s.status = 2) AS first_receipt_step,
-                   bool_or(s.status = 4) AS handled,
-                   bool_or(s.status IN (9, 10)) AS logged_finish
+            SELECT %s
             FROM dw.log_step s
             WHERE s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code
               AND s.home_month = t.home_month) f
-    ) l$sql$, p_dossiers)
+    ) l$sql$, p_dossiers, etl._log_fact_aggregates())
 $$;
 
 -- The log of the dossiers of pg_temp.count_set t, restricted to p_months,
@@ -176,13 +185,11 @@ BEGIN
 
     PERFORM etl._refresh_versions(true);
     DROP TABLE IF EXISTS pg_temp.log_facts;
-    CREATE TEMP TABLE log_facts ON COMMIT DROP AS
-    SELECT s.ma_ho_so,
-           min(s.done_at) FILTER (WHERE s.status = 2) AS first_receipt_step,
-           bool_or(s.status = 4) AS handled,
-           bool_or(s.status IN (9, 10)) AS logged_finish
-    FROM dw.log_step s
-    GROUP BY s.ma_ho_so, s.home_month;      -- a dossier's log is in one partition
+    -- a dossier's log is in one partition: grouped by it, partition-wise
+    EXECUTE format('CREATE TEMP TABLE log_facts ON COMMIT DROP AS
+                    SELECT s.ma_ho_so, %s
+                    FROM dw.log_step s
+                    GROUP BY s.ma_ho_so, s.home_month', etl._log_fact_aggregates());
 
     restore := etl._drop_indexes('dw.dossier_derived');
     PERFORM etl._derive_dossiers(p_office_close, 'dw.dossier d', 'pg_temp.log_facts l',
@@ -204,7 +211,8 @@ BEGIN
       AND NOT EXISTS (SELECT FROM dw.dossier_derived x
                       WHERE x.class = 'not_received' AND x.ma_ho_so = s.ma_ho_so)
     GROUP BY 1, 2, 3;
-    INSERT INTO pg_temp.delta_sm SELECT * FROM pg_temp.step_counts;
+    INSERT INTO pg_temp.delta_sm (unit_code, month_start, department, steps, steps_late)
+    SELECT unit_code, month_start, department, steps, steps_late FROM pg_temp.step_counts;
     PERFORM etl._apply_deltas();
     PERFORM etl._analyze('dw.dossier_derived, dw.unit_month, dw.step_month');
 END
