@@ -1,12 +1,13 @@
 /*
- * csvstream.c - libcsv's push parser, bounded and page-aware.
+ * csvstream.c - libcsv's push parser, strict, bounded and page-aware.
  *
  * libcsv grows its field buffer without limit and its callbacks cannot stop
- * it, so the bound is kept from outside: each call to csv_parse() gets at
- * most as many bytes as the current record may still grow by.  One input
- * byte adds at most one byte to what is buffered (libcsv's field plus the
- * fields of the record kept here), so after every slice the record is at
- * most one byte over the cap, and that is caught before the next slice.
+ * it, so the bounds are kept from outside: csv_parse() gets the page in
+ * slices, and between two slices a field grown past max_field is cut back
+ * in libcsv's own buffer (clamp_field).  One input byte adds at most one
+ * byte to what is buffered, so a slice bounds how far anything can grow;
+ * the record, made of cut fields, is bounded where fields are added to it.
+ * The slices also let the module count lines, for the error messages.
  */
 #include "csvstream.h"
 
@@ -17,8 +18,19 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char utf8_bom[3] = {'\xEF', '\xBB', '\xBF'};
+
+/* Bytes handed to csv_parse() at once: what a field may grow by unchecked. */
+#define SLICE (16 * 1024)
+
+/*
+ * libcsv's state after the closing quote of a quoted field (libcsv.c's
+ * FIELD_MIGHT_HAVE_ENDED, not exported): its buffer then ends with that
+ * quote and the spaces after it, which it drops when the field ends.
+ */
+#define LIBCSV_AFTER_QUOTE 3
 
 struct span {
 	size_t off;
@@ -28,6 +40,7 @@ struct span {
 struct csvstream {
 	struct csv_parser parser;
 	size_t max_record_bytes;
+	size_t max_field_bytes;
 	csvstream_record_fn fn;
 	void *ctx;
 
@@ -37,7 +50,10 @@ struct csvstream {
 	struct field *fields; /* handed to fn, rebuilt per record */
 	size_t fields_alloc;
 
+	size_t cut_len;	 /* where clamp_field cut the current field, or 0 */
 	long record_no;	 /* records delivered since the reset */
+	long line;	 /* the line being read, from 1 */
+	long long fed;	 /* bytes of the page before the current slice */
 	size_t bom_seen; /* bytes of a BOM matched at the page start */
 	int bom_done;	 /* past the place a BOM could be */
 	int status;	 /* 0, fn's non-zero value, or -1 */
@@ -53,7 +69,7 @@ static int is_space(unsigned char c)
 
 static void parser_init(struct csvstream *cs)
 {
-	if (csv_init(&cs->parser, 0) != 0) {
+	if (csv_init(&cs->parser, CSV_STRICT | CSV_STRICT_FINI) != 0) {
 		/* only fails for an out-of-range option, which is a bug */
 		abort();
 	}
@@ -62,17 +78,22 @@ static void parser_init(struct csvstream *cs)
 	csv_set_blk_size(&cs->parser, 16 * 1024);
 }
 
-struct csvstream *csvstream_new(size_t max_record_bytes, csvstream_record_fn fn,
-				void *ctx)
+struct csvstream *csvstream_new(size_t max_record_bytes, size_t max_field_bytes,
+				csvstream_record_fn fn, void *ctx)
 {
 	struct csvstream *cs = xcalloc(1, sizeof(*cs));
 
 	cs->max_record_bytes = max_record_bytes ? max_record_bytes : 1;
+	cs->max_field_bytes =
+	    max_field_bytes && max_field_bytes < cs->max_record_bytes
+		? max_field_bytes
+		: cs->max_record_bytes;
 	cs->fn = fn;
 	cs->ctx = ctx;
 	buf_init(&cs->record, cs->max_record_bytes);
 	parser_init(cs);
 	cs->err_record = -1;
+	cs->line = 1;
 	return cs;
 }
 
@@ -93,7 +114,10 @@ void csvstream_reset(struct csvstream *cs)
 	parser_init(cs);
 	buf_reset(&cs->record);
 	cs->nspans = 0;
+	cs->cut_len = 0;
 	cs->record_no = 0;
+	cs->line = 1;
+	cs->fed = 0;
 	cs->bom_seen = 0;
 	cs->bom_done = 0;
 	cs->status = 0;
@@ -105,25 +129,26 @@ __attribute__((format(printf, 2, 3))) static void fail(struct csvstream *cs,
 						       const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	cs->status = -1;
 	cs->err_record = cs->record_no;
-	n = snprintf(cs->err, sizeof(cs->err), "record %ld: ", cs->record_no);
-	if (n < 0 || (size_t)n >= sizeof(cs->err))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(cs->err + n, sizeof(cs->err) - (size_t)n, fmt, ap);
+	vsnprintf(cs->err, sizeof(cs->err), fmt, ap);
 	va_end(ap);
 }
 
-/* open_quote: the field is still inside its quotes (a runaway, maybe) */
-static void fail_too_big(struct csvstream *cs, size_t field_len, int open_quote)
+/*
+ * Where to cut a field's first bytes: at least min of them, and at the
+ * start of a UTF-8 character, so that a cut never makes bad_utf8 of a field
+ * that was only too long (a character has at most 3 continuation bytes).
+ */
+static size_t cut_point(const unsigned char *s, size_t len, size_t min)
 {
-	fail(cs, "%s over %zu bytes%s",
-	     field_len > cs->max_record_bytes ? "field" : "record",
-	     cs->max_record_bytes,
-	     open_quote ? " (a quote that never closes?)" : "");
+	size_t n = min;
+
+	while (n < len && n < min + 3 && (s[n] & 0xC0) == 0x80)
+		n++;
+	return n;
 }
 
 static void on_field(void *data, size_t len, void *arg)
@@ -133,11 +158,19 @@ static void on_field(void *data, size_t len, void *arg)
 
 	if (cs->status)
 		return;
+	/* cut here too, as clamp_field did, so that where the page's chunks
+	   fell never shows */
+	if (cs->cut_len)
+		len = cs->cut_len;
+	else if (len > cs->max_field_bytes)
+		len = cut_point(data, len, cs->max_field_bytes + 1);
+	cs->cut_len = 0;
 	/* the NUL after each field stands for its delimiter in the count */
 	if (len >= cs->max_record_bytes - cs->record.len ||
 	    buf_add(&cs->record, data, len) < 0 ||
 	    buf_addc(&cs->record, '\0') < 0) {
-		fail_too_big(cs, len, 0);
+		fail(cs, "record %ld: over %zu bytes", cs->record_no,
+		     cs->max_record_bytes);
 		return;
 	}
 	if (cs->nspans == cs->spans_alloc) {
@@ -176,31 +209,98 @@ static void on_record(int term, void *arg)
 		cs->status = ret;
 }
 
-/* What the current record holds, in libcsv and here. */
-static size_t pending_bytes(const struct csvstream *cs)
+/*
+ * Keep the field libcsv is reading near max_field: its first bytes, past
+ * the limit so the consumer still sees it too long, and the tail libcsv
+ * may yet drop (the closing quote, then the spaces after it or after an
+ * unquoted value).  Spaces past the limit go too: dropped or content, the
+ * field's fate is the same with max_field + 1 of them.
+ */
+static void clamp_field(struct csvstream *cs)
 {
-	return cs->record.len + cs->parser.entry_pos;
+	struct csv_parser *p = &cs->parser;
+	size_t quote = p->pstate == LIBCSV_AFTER_QUOTE;
+	size_t head = p->entry_pos - p->spaces - quote;
+	size_t spaces = p->spaces;
+	size_t keep_head = head, keep_spaces = spaces;
+
+	/*
+	 * Past the lookahead cut_point needs, the cut is the one on_field
+	 * would make of the whole field.  Once made it stays: the bytes after
+	 * it are no longer the field's.
+	 */
+	if (cs->cut_len)
+		keep_head = cs->cut_len;
+	else if (head > cs->max_field_bytes + 4)
+		keep_head = cs->cut_len = cut_point(p->entry_buf, head,
+						    cs->max_field_bytes + 1);
+	if (spaces > cs->max_field_bytes + 1)
+		keep_spaces = cs->max_field_bytes + 1;
+	if (keep_head == head && keep_spaces == spaces)
+		return;
+	memmove(p->entry_buf + keep_head, p->entry_buf + head,
+		quote + keep_spaces);
+	p->entry_pos = keep_head + quote + keep_spaces;
+	p->spaces = keep_spaces;
+}
+
+static long count_lines(const char *data, size_t len)
+{
+	long n = 0;
+	const char *end = data + len;
+
+	while ((data = memchr(data, '\n', (size_t)(end - data))) != NULL) {
+		n++;
+		data++;
+	}
+	return n;
+}
+
+/* libcsv refused the byte at data[at]: say which rule it broke, and where. */
+static void fail_strict(struct csvstream *cs, const char *data, size_t at)
+{
+	unsigned char c = (unsigned char)data[at];
+	char shown[16];
+	const char *what;
+
+	if (c >= 0x20 && c < 0x7f)
+		snprintf(shown, sizeof(shown), "'%c'", c);
+	else
+		snprintf(shown, sizeof(shown), "byte \\x%02x", c);
+	if (c == '"' && !cs->parser.quoted)
+		what = "quote inside an unquoted field";
+	else
+		what = "after a closing quote";
+	cs->line += count_lines(data, at);
+	if (c == '"' && !cs->parser.quoted)
+		fail(cs, "line %ld, byte %lld: %s", cs->line,
+		     cs->fed + (long long)at + 1, what);
+	else
+		fail(cs, "line %ld, byte %lld: %s %s (a quote not doubled?)",
+		     cs->line, cs->fed + (long long)at + 1, shown, what);
 }
 
 static int parse(struct csvstream *cs, const char *data, size_t len)
 {
 	while (len > 0 && !cs->status) {
-		size_t used = pending_bytes(cs);
-		size_t room = used < cs->max_record_bytes
-				  ? cs->max_record_bytes - used + 1
-				  : 1;
-		size_t n = len < room ? len : room;
+		size_t n = len < SLICE ? len : SLICE;
+		size_t done;
 
-		if (csv_parse(&cs->parser, data, n, on_field, on_record, cs) !=
-		    n) {
-			if (!cs->status)
-				fail(cs, "%s",
+		done = csv_parse(&cs->parser, data, n, on_field, on_record, cs);
+		if (done != n) {
+			if (cs->status)
+				break;
+			if (csv_error(&cs->parser) == CSV_EPARSE)
+				fail_strict(cs, data, done);
+			else
+				fail(cs, "line %ld: %s", cs->line,
 				     csv_strerror(csv_error(&cs->parser)));
 			break;
 		}
-		if (!cs->status && pending_bytes(cs) > cs->max_record_bytes)
-			fail_too_big(cs, cs->parser.entry_pos,
-				     cs->parser.quoted);
+		cs->line += count_lines(data, n);
+		cs->fed += (long long)n;
+		if (cs->parser.entry_pos > cs->max_field_bytes)
+			clamp_field(cs);
 		data += n;
 		len -= n;
 	}
@@ -213,6 +313,7 @@ static int bom_mismatch(struct csvstream *cs)
 	size_t held = cs->bom_seen;
 
 	cs->bom_done = 1;
+	cs->fed -= (long long)held; /* counted when they were matched */
 	return parse(cs, utf8_bom, held);
 }
 
@@ -228,6 +329,7 @@ int csvstream_feed(struct csvstream *cs, const char *data, size_t len)
 		}
 		data++;
 		len--;
+		cs->fed++;
 		if (++cs->bom_seen == sizeof(utf8_bom))
 			cs->bom_done = 1;
 	}
@@ -236,23 +338,14 @@ int csvstream_feed(struct csvstream *cs, const char *data, size_t len)
 
 int csvstream_finish(struct csvstream *cs)
 {
-	int opts;
-
 	if (cs->status)
 		return -1;
 	if (!cs->bom_done && bom_mismatch(cs))
 		return cs->status;
-	/*
-	 * Outside strict mode csv_fini() would hand on an unclosed quoted
-	 * field as if it were complete; strict for this one call, it says so.
-	 * The rest of the page is parsed liberally.
-	 */
-	opts = csv_get_opts(&cs->parser);
-	csv_set_opts(&cs->parser,
-		     (unsigned char)(opts | CSV_STRICT | CSV_STRICT_FINI));
 	if (csv_fini(&cs->parser, on_field, on_record, cs) != 0 && !cs->status)
-		fail(cs, "quoted field never closes");
-	csv_set_opts(&cs->parser, (unsigned char)opts);
+		fail(cs, "line %ld: the page ends inside a quoted field (record "
+			 "%ld never closes its quote)",
+		     cs->line, cs->record_no);
 	return cs->status;
 }
 
@@ -269,4 +362,9 @@ long csvstream_error_record(const struct csvstream *cs)
 long csvstream_records(const struct csvstream *cs)
 {
 	return cs->record_no;
+}
+
+size_t csvstream_held(const struct csvstream *cs)
+{
+	return cs->record.len + cs->parser.entry_size;
 }

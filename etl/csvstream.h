@@ -8,17 +8,28 @@
  *
  *   - a UTF-8 byte-order mark at the start of the page is skipped;
  *   - records end in CRLF, LF or CR; blank lines are skipped and do not count;
- *   - fields are RFC 4180: a quoted field may hold commas, CR, LF and doubled
- *     quotes; a quote inside an unquoted field is taken literally (liberal,
- *     as libcsv is outside strict mode);
+ *   - fields are RFC 4180, read strictly: a quoted field may hold commas,
+ *     CR, LF and doubled quotes; a quote inside an unquoted field, anything
+ *     but spaces, a comma or a line end after a closing quote, and a quoted
+ *     field still open at the end of the page make the page malformed.  A
+ *     lenient reader would glue the following rows into one field, and
+ *     rows would vanish without a reject (source-api.md);
  *   - spaces around a field are dropped (source-api.md trims values anyway);
  *     tabs, NUL and invalid UTF-8 pass through unchanged for record.c to judge;
  *   - an empty field and a quoted empty field ("") are both len 0: whether
  *     that means NULL is the record module's business.
  *
- * Memory is bounded: a record whose fields (plus one byte per delimiter)
- * pass max_record_bytes fails the page at that point, whatever libcsv would
- * have buffered, so an unterminated quote cannot eat the machine.
+ * Memory is bounded, and a long field is not an error: a field longer than
+ * max_field_bytes is handed on still longer than that, so the consumer sees
+ * that it is too long, but cut (between UTF-8 characters) after at most
+ * max_field_bytes + 16 KiB: the rest of it is never buffered.  A record whose
+ * fields so kept (plus one byte per delimiter) pass max_record_bytes -- a
+ * record of thousands of fields -- fails the page.
+ *
+ * An error names where it was found: the line (from 1, counting every LF of
+ * the page, also those inside quotes) and the byte of the page (from 1, a
+ * byte-order mark included), e.g. "line 7, byte 412: 'c' after a closing
+ * quote".
  *
  * Records are numbered within the page from 0 (the header); blank lines are
  * not records.  A page that is fed again (a retry) starts with
@@ -43,9 +54,12 @@ struct csvstream;
 typedef int (*csvstream_record_fn)(void *ctx, long record_no,
 				   const struct field *fields, size_t nfields);
 
-/* max_record_bytes: the largest record (and so field) accepted, e.g. 1 MiB */
-struct csvstream *csvstream_new(size_t max_record_bytes, csvstream_record_fn fn,
-				void *ctx);
+/*
+ * max_record_bytes: the largest record kept, e.g. 1 MiB; max_field_bytes:
+ * where a field is cut, e.g. 4000 (0: max_record_bytes).
+ */
+struct csvstream *csvstream_new(size_t max_record_bytes, size_t max_field_bytes,
+				csvstream_record_fn fn, void *ctx);
 void csvstream_free(struct csvstream *cs);
 
 /* Forget everything fed so far: the start of a new page, or of a retry. */
@@ -53,8 +67,8 @@ void csvstream_reset(struct csvstream *cs);
 
 /*
  * Parse len more bytes of the page.  Returns 0; the callback's non-zero
- * value; or -1 when the page is malformed (a record over the cap), with
- * the reason in csvstream_error().  After a non-zero return every further
+ * value; or -1 when the page is malformed (CSV that is not RFC 4180, or a
+ * record over the cap), with the reason in csvstream_error().  After a non-zero return every further
  * feed or finish returns -1 until csvstream_reset().
  */
 int csvstream_feed(struct csvstream *cs, const char *data, size_t len);
@@ -67,8 +81,9 @@ int csvstream_feed(struct csvstream *cs, const char *data, size_t len);
 int csvstream_finish(struct csvstream *cs);
 
 /*
- * Why the last -1 happened, e.g. "record 12: quoted field never closes";
- * "" when there was none.  The string lives until the next reset.
+ * Why the last -1 happened, e.g. "line 12, byte 3051: quote inside an
+ * unquoted field"; "" when there was none.  The string lives until the
+ * next reset.
  */
 const char *csvstream_error(const struct csvstream *cs);
 
@@ -77,5 +92,8 @@ long csvstream_error_record(const struct csvstream *cs);
 
 /* Records delivered since the last reset. */
 long csvstream_records(const struct csvstream *cs);
+
+/* Bytes held for the record being read (what the bounds above bound). */
+size_t csvstream_held(const struct csvstream *cs);
 
 #endif

@@ -343,7 +343,7 @@ static void extract_init(struct extract *x, const struct app *app,
 	x->audit = audit;
 	x->deadline = deadline;
 	x->started = monotonic_seconds();
-	x->csv = csvstream_new(MAX_RECORD, on_record, x);
+	x->csv = csvstream_new(MAX_RECORD, RECORD_MAX_FIELD, on_record, x);
 	buf_init(&x->copy, SIZE_MAX / 2);
 	buf_init(&x->raw, SIZE_MAX / 2);
 	buf_init(&x->rej, SIZE_MAX / 2);
@@ -908,7 +908,7 @@ static int read_profiles(const char *path, struct buf *rows, struct buf *err)
 		buf_addf(err, "cannot open profiles '%s': %s", path, strerror(errno));
 		return -1;
 	}
-	struct csvstream *cs = csvstream_new(MAX_RECORD, profile_record, &p);
+	struct csvstream *cs = csvstream_new(MAX_RECORD, 0, profile_record, &p);
 	char chunk[8192];
 	size_t n;
 	int rc = 0;

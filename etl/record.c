@@ -332,6 +332,52 @@ static int column_index(const struct entity_def *def, const char *name)
 	return -1;
 }
 
+/*
+ * Append f's bytes with invalid UTF-8 and NUL written \xNN in lower-case
+ * hex (a backslash already there is left as it is); with quotes_doubled,
+ * '"' is written twice, for a quoted CSV field.  0, or -1 at b's cap.
+ */
+static int put_escaped(struct buf *b, const struct field *f,
+			  bool quotes_doubled)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)f->ptr;
+	int rc = 0;
+
+	for (size_t i = 0; i < f->len && !rc;) {
+		size_t n = utf8_char_len(s + i, f->len - i);
+		if (n == 0) {
+			char esc[4] = {'\\', 'x', hex[s[i] >> 4],
+				       hex[s[i] & 15]};
+			rc = buf_add(b, esc, sizeof(esc));
+			n = 1;
+		} else if (s[i] == '"' && quotes_doubled) {
+			rc = buf_add(b, "\"\"", 2);
+		} else {
+			rc = buf_add(b, s + i, n);
+		}
+		i += n;
+	}
+	return rc;
+}
+
+/*
+ * A header name as it may be stored (reject.column_name) and logged:
+ * invalid UTF-8 and NUL written \xNN, as in raw rows, so that the name of an
+ * ignored column cannot make the reject store refuse the run's rejects.
+ */
+static char *header_name(struct field f)
+{
+	struct buf name;
+	char *s;
+
+	buf_init(&name, SIZE_MAX / 2);
+	put_escaped(&name, &f, false);
+	s = xstrndup(name.data ? name.data : "", name.len);
+	buf_release(&name);
+	return s;
+}
+
 /* The header's names, trimmed, without the byte-order mark of a body. */
 static void copy_header(struct record_map *m, const struct field *header,
 			const char *const *personal_extra)
@@ -344,7 +390,7 @@ static void copy_header(struct record_map *m, const struct field *header,
 			f.len -= 3;
 			f = trim(f);
 		}
-		m->header[i] = xstrndup(f.ptr, f.len);
+		m->header[i] = header_name(f);
 		m->personal[i] = listed(m->header[i], builtin_personal) ||
 				 listed(m->header[i], personal_extra);
 	}
@@ -742,39 +788,31 @@ static bool needs_quotes(const char *s, size_t len)
 /* One field of a raw row: bad bytes as \xNN, quoted where CSV needs it. */
 static int put_raw_field(struct buf *raw, const struct field *f)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)f->ptr;
 	bool quoted = needs_quotes(f->ptr, f->len);
 	int rc = quoted ? buf_addc(raw, '"') : 0;
 
-	for (size_t i = 0; i < f->len && !rc;) {
-		size_t n = utf8_char_len(s + i, f->len - i);
-		if (n == 0) {
-			char esc[4] = {'\\', 'x', hex[s[i] >> 4],
-				       hex[s[i] & 15]};
-			rc = buf_add(raw, esc, sizeof(esc));
-			n = 1;
-		} else if (s[i] == '"') {
-			rc = buf_add(raw, "\"\"", 2);
-		} else {
-			rc = buf_add(raw, s + i, n);
-		}
-		i += n;
-	}
+	if (!rc)
+		rc = put_escaped(raw, f, quoted);
 	if (quoted && !rc)
 		rc = buf_addc(raw, '"');
 	return rc;
 }
 
-/* Stops at raw's cap: a cut raw row still says what it was about. */
+/*
+ * Stops at raw's cap: a cut raw row still says what it was about.  In a row
+ * with more or fewer fields than the header, no field can be trusted to sit
+ * under its column (an unquoted comma in DiaChi shifts the rest), so every
+ * field is masked, whatever the row's reason.
+ */
 static void put_raw(const struct record_map *m, const struct field *fields,
 		    size_t nfields, struct buf *raw)
 {
+	bool shifted = nfields != m->nheader;
+
 	for (size_t i = 0; i < nfields; i++) {
 		if (i && buf_addc(raw, ',') < 0)
 			return;
-		/* a field beyond the header has no name to judge it by */
-		bool masked = i >= m->nheader || m->personal[i];
+		bool masked = shifted || m->personal[i];
 		if ((masked ? buf_adds(raw, "***")
 			    : put_raw_field(raw, &fields[i])) < 0)
 			return;

@@ -249,13 +249,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pass_init(&whole, e, options & 1 ? personal_extra : NULL);
 	pass_init(&chunked, e, whole.extra);
 	cs = csvstream_new(options & 2 ? FUZZ_SMALL_CAP : FUZZ_RECORD_CAP,
-			   on_record, &whole);
+			   RECORD_MAX_FIELD, on_record, &whole);
 	pass_end(&whole, cs, csvstream_feed(cs, page, len));
 
 	/* a retry: the same stream, reset, fed in chunks */
 	csvstream_free(cs);
 	cs = csvstream_new(options & 2 ? FUZZ_SMALL_CAP : FUZZ_RECORD_CAP,
-			   on_record, &chunked);
+			   RECORD_MAX_FIELD, on_record, &chunked);
 	csvstream_feed(cs, "x,\"never closed", 15);
 	csvstream_reset(cs);
 	rc = 0;

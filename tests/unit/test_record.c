@@ -589,16 +589,46 @@ static void test_personal(void)
 			      "0123|k"),
 		  "bad_timestamp ThoiDiemXuLy");
 	CHECK_STR(buf_str(&raw), "H,1,4,x,***,20240510,***,***,***,***,***,k");
-	/* fields beyond the header are personal too */
+	/*
+	 * A row with more or fewer fields than the header cannot be masked by
+	 * position: every field goes (issue 14, defect 2), also when another
+	 * reason comes first.
+	 */
 	CHECK_STR(rejected(m, "H|1|4|x|Lê B|20240510|a@b.vn|n|Hà Nội|1990|"
 			      "0123|k|secret|\xff"),
 		  "bad_utf8 -");
 	CHECK_STR(buf_str(&raw),
-		  "H,1,4,x,***,20240510,***,***,***,***,***,k,***,***");
-	CHECK_STR(rejected(m, "H|1|4|x|Lê B|20240510|a@b.vn|n|Hà Nội|1990|"
-			      "0123|k|secret"),
+		  "***,***,***,***,***,***,***,***,***,***,***,***,***,***");
+	/* an unquoted comma in DiaChi: its tail sits under NgaySinh */
+	CHECK_STR(rejected(m, "H|1|4|20240502|Lê B|20240510|a@b.vn|n|"
+			      "12 Lê Lợi| P. 5|1990|0123|k"),
 		  "field_count -");
-	CHECK(strstr(buf_str(&raw), "secret") == NULL);
+	CHECK_STR(buf_str(&raw),
+		  "***,***,***,***,***,***,***,***,***,***,***,***,***");
+	/* one field short: the applicant's name sits under a public column */
+	CHECK_STR(rejected(m, "H|1|4|20240502|20240510|Trần Văn An|n|"
+			      "12 Lê Lợi|1990|0123|k"),
+		  "field_count -");
+	CHECK_STR(buf_str(&raw), "***,***,***,***,***,***,***,***,***,***,***");
+	record_map_free(m);
+
+	/* a header name that is not UTF-8 is stored escaped (defect 5) */
+	m = map_for(ENTITY_QUATRINH,
+		    "MaHoSo|ThuTu|TrangThai|ThoiDiemXuLy|CapNhatLuc|Ghi ch\xfa",
+		    NULL);
+	CHECK(m != NULL);
+	struct field f[MAXF];
+	struct reject r;
+	char big[RECORD_MAX_FIELD + 2];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	size_t n = split("H|1|4|20240502|20240510|", f);
+	f[n - 1].ptr = big;
+	f[n - 1].len = strlen(big);
+	buf_reset(&raw);
+	CHECK_INT(record_convert(m, f, n, 1, &out, &r, &raw), 1);
+	CHECK_STR(reject_code(r.reason), "too_long");
+	CHECK_STR(r.column, "Ghi ch\\xfa");
 	record_map_free(m);
 
 	static const char *const key[] = {"MaHoSo", NULL};
