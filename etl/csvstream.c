@@ -26,6 +26,14 @@ static const char utf8_bom[3] = {'\xEF', '\xBB', '\xBF'};
 #define SLICE (16 * 1024)
 
 /*
+ * A field this long is not data but a quote that never closes on a page
+ * that never ends: past it the page fails, instead of being read until a
+ * deadline.  Far above any value an export holds (a scanned attachment in
+ * base64 is a few MB), so a long field is a too_long reject, not this.
+ */
+#define RUNAWAY_FIELD ((size_t)64 * 1024 * 1024)
+
+/*
  * libcsv's state after the closing quote of a quoted field (libcsv.c's
  * FIELD_MIGHT_HAVE_ENDED, not exported): its buffer then ends with that
  * quote and the spaces after it, which it drops when the field ends.
@@ -51,6 +59,7 @@ struct csvstream {
 	size_t fields_alloc;
 
 	size_t cut_len;	 /* where clamp_field cut the current field, or 0 */
+	size_t dropped;	 /* bytes of the current field clamp_field let go */
 	long record_no;	 /* records delivered since the reset */
 	long line;	 /* the line being read, from 1 */
 	long long fed;	 /* bytes of the page before the current slice */
@@ -115,6 +124,7 @@ void csvstream_reset(struct csvstream *cs)
 	buf_reset(&cs->record);
 	cs->nspans = 0;
 	cs->cut_len = 0;
+	cs->dropped = 0;
 	cs->record_no = 0;
 	cs->line = 1;
 	cs->fed = 0;
@@ -165,6 +175,7 @@ static void on_field(void *data, size_t len, void *arg)
 	else if (len > cs->max_field_bytes)
 		len = cut_point(data, len, cs->max_field_bytes + 1);
 	cs->cut_len = 0;
+	cs->dropped = 0;
 	/* the NUL after each field stands for its delimiter in the count */
 	if (len >= cs->max_record_bytes - cs->record.len ||
 	    buf_add(&cs->record, data, len) < 0 ||
@@ -240,6 +251,7 @@ static void clamp_field(struct csvstream *cs)
 		return;
 	memmove(p->entry_buf + keep_head, p->entry_buf + head,
 		quote + keep_spaces);
+	cs->dropped += p->entry_pos - (keep_head + quote + keep_spaces);
 	p->entry_pos = keep_head + quote + keep_spaces;
 	p->spaces = keep_spaces;
 }
@@ -301,6 +313,11 @@ static int parse(struct csvstream *cs, const char *data, size_t len)
 		cs->fed += (long long)n;
 		if (cs->parser.entry_pos > cs->max_field_bytes)
 			clamp_field(cs);
+		if (cs->dropped > RUNAWAY_FIELD)
+			fail(cs, "line %ld: a field runs over %zu MiB (%s)",
+			     cs->line, RUNAWAY_FIELD >> 20,
+			     cs->parser.quoted ? "a quote that never closes?"
+					       : "no line end?");
 		data += n;
 		len -= n;
 	}
@@ -343,9 +360,9 @@ int csvstream_finish(struct csvstream *cs)
 	if (!cs->bom_done && bom_mismatch(cs))
 		return cs->status;
 	if (csv_fini(&cs->parser, on_field, on_record, cs) != 0 && !cs->status)
-		fail(cs, "line %ld: the page ends inside a quoted field (record "
-			 "%ld never closes its quote)",
-		     cs->line, cs->record_no);
+		fail(cs, "record %ld never closes its quote (the page ends at "
+			 "line %ld)",
+		     cs->record_no, cs->line);
 	return cs->status;
 }
 

@@ -24,7 +24,8 @@
  * that it is too long, but cut (between UTF-8 characters) after at most
  * max_field_bytes + 16 KiB: the rest of it is never buffered.  A record whose
  * fields so kept (plus one byte per delimiter) pass max_record_bytes -- a
- * record of thousands of fields -- fails the page.
+ * record of thousands of fields -- fails the page, and so does a field
+ * that runs over 64 MiB (a quote that never closes on an endless page).
  *
  * An error names where it was found: the line (from 1, counting every LF of
  * the page, also those inside quotes) and the byte of the page (from 1, a

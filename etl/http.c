@@ -13,6 +13,7 @@
 #include "http.h"
 
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -70,6 +71,7 @@ struct attempt {
 	int has_cursor;
 	int cursor_too_long;
 	long long total_count;
+	time_t date;	    /* the Date header: the server's clock; 0 if none */
 	double retry_after; /* seconds, -1 when absent */
 	struct buf error_body;
 	size_t error_body_read;
@@ -132,14 +134,28 @@ static void add_excerpt(struct buf *b, const struct buf *body)
 	while (n < body->len && n > 0 &&
 	       ((unsigned char)body->data[n] & 0xC0) == 0x80)
 		n--;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)body->data[i];
-		int blank = c <= 0x20 || c == 0x7f;
-		/* one line: control bytes become spaces, runs of them one */
-		if (blank && (b->len == start || b->data[b->len - 1] == ' '))
-			continue;
-		if (buf_addc(b, blank ? ' ' : (char)c) < 0)
+		size_t len = 1;
+		int rc = 0;
+
+		if (c <= 0x20 || c == 0x7f) {
+			/* one line: control bytes become spaces, runs of them one */
+			if (b->len > start && b->data[b->len - 1] != ' ')
+				rc = buf_addc(b, ' ');
+		} else {
+			/*
+			 * Bytes that are not UTF-8 (a windows-1258 page) as \xNN,
+			 * so that the message can still be stored and logged.
+			 */
+			len = utf8_char_len((const unsigned char *)body->data + i, n - i);
+			if (!len)
+				len = 1;
+			rc = utf8_escape(b, body->data + i, len, false);
+		}
+		if (rc < 0)
 			return;
+		i += len;
 	}
 	while (b->len > start && b->data[b->len - 1] == ' ')
 		b->data[--b->len] = '\0';
@@ -234,6 +250,7 @@ static void reset_headers(struct attempt *a)
 	a->has_cursor = 0;
 	a->cursor_too_long = 0;
 	a->total_count = -1;
+	a->date = 0;
 	a->retry_after = -1;
 }
 
@@ -279,6 +296,9 @@ static void take_header(struct attempt *a, const char *name, const char *v)
 			a->cursor_too_long = 1;
 	} else if (!strcasecmp(name, "X-Total-Count")) {
 		a->total_count = parse_count(v);
+	} else if (!strcasecmp(name, "Date")) {
+		time_t when = curl_getdate(v, NULL);
+		a->date = when > 0 ? when : 0;
 	} else if (!strcasecmp(name, "Retry-After")) {
 		a->retry_after = parse_retry_after(v);
 	} else if (!strcasecmp(name, "Content-Encoding")) {
@@ -663,8 +683,10 @@ static enum outcome run_attempt(struct fetch *f, long page_no, int attempt_no,
 	buf_reset(next);
 	buf_add(next, a->cursor.data, a->cursor.len);
 	*has_next = a->has_cursor;
-	if (page_no == 0)
+	if (page_no == 0) {
 		f->res->total_count = a->total_count;
+		f->res->source_clock = a->date;
+	}
 	f->res->bytes_body += a->body_bytes;
 	goto out;
 failed:

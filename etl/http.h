@@ -18,6 +18,7 @@
 #include "buf.h"
 
 #include <stddef.h>
+#include <time.h>
 
 /* Borrowed by http_fetch_entity(), never kept. */
 struct http_source {
@@ -79,6 +80,7 @@ struct page_sink {
 
 struct http_result {
 	long long total_count; /* X-Total-Count of the first page, or -1 */
+	time_t source_clock;   /* Date of the first page's response, or 0 */
 	long pages;	       /* pages accepted */
 	long attempts;	       /* requests made, failed ones included */
 	long retries;	       /* attempts beyond the first of each page */

@@ -4,6 +4,7 @@
 #include "csvstream.h"
 #include "http.h"
 #include "log.h"
+#include "utf8.h"
 #include "util.h"
 
 #include <errno.h>
@@ -35,6 +36,7 @@ struct entity_counts {
 	long long read, loaded, rejected, superseded;
 	long long total_announced; /* X-Total-Count, -1 when absent */
 	char watermark[48];        /* latest CapNhatLuc staged, "" when none */
+	time_t source_clock;       /* the source's clock at the first page */
 	bool present;
 };
 
@@ -236,13 +238,13 @@ static int page_begin(void *ctx, long page_no, int attempt)
 	snprintf(sql, sizeof(sql), "COPY %s (%s) FROM STDIN (FORMAT binary)",
 		 entity_staging_table(x->entity),
 		 entity_staging_columns(x->entity));
-	if (pg_exec(x->conn, "SAVEPOINT page", 0, NULL, &x->err) < 0 ||
-	    pg_copy_begin(x->conn, sql, &x->err) < 0) {
+	/* the header goes at once: x->copy then only ever holds whole rows */
+	copy_binary_header(&x->copy);
+	if (pg_copy_begin(x->conn, sql, &x->err) < 0 || copy_flush(x) < 0) {
 		x->fatal = true;
 		return SINK_FATAL;
 	}
 	x->copy_open = true;
-	copy_binary_header(&x->copy);
 	return SINK_OK;
 }
 
@@ -270,18 +272,31 @@ static int page_data(void *ctx, const char *bytes, size_t len)
 	return x->fatal ? SINK_FATAL : x->page_bad ? SINK_RETRY : SINK_OK;
 }
 
-/* Throw the page away: its staged rows and its rejects. */
+/*
+ * Throw the page away: its staged rows and its rejects.  Not by a
+ * SAVEPOINT: past 64 subtransactions in one transaction, every other
+ * session's snapshot falls back to pg_subtrans for the rest of a long load.
+ * The page's COPY is ended cleanly instead (only whole rows were sent), and
+ * its rows are deleted by their numbers, which the next attempt reuses.
+ */
 static void page_discard(struct extract *x)
 {
-	struct buf ignored;
-	buf_init(&ignored, ERR_CAP);
-	if (x->copy_open)
-		pg_copy_end(x->conn, "page discarded", &ignored);
+	char sql[128], base[32];
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE row_number > $1",
+		 entity_staging_table(x->entity));
+	snprintf(base, sizeof(base), "%lld", x->row_base);
+	const char *params[] = { base };
+	buf_reset(&x->copy);
+	if (x->copy_open &&
+	    (copy_binary_trailer(&x->copy) < 0 ||
+	     pg_copy_put(x->conn, x->copy.data, x->copy.len, &x->err) < 0 ||
+	     pg_copy_end(x->conn, NULL, &x->err) < 0))
+		x->fatal = true;
 	x->copy_open = false;
-	if (pg_exec(x->conn, "ROLLBACK TO SAVEPOINT page", 0, NULL, &ignored) < 0)
+	buf_reset(&x->copy);
+	if (!x->fatal && pg_exec(x->conn, sql, 1, params, &x->err) < 0)
 		x->fatal = true;
 	reject_finish(x, false);
-	buf_release(&ignored);
 }
 
 static int page_accept(struct extract *x)
@@ -294,8 +309,6 @@ static int page_accept(struct extract *x)
 	}
 	x->copy_open = false;
 	buf_reset(&x->copy);
-	if (pg_exec(x->conn, "RELEASE SAVEPOINT page", 0, NULL, &x->err) < 0)
-		return -1;
 	/* a reject that cannot be stored must not vanish: stop the run */
 	if (reject_finish(x, true) < 0)
 		return -1;
@@ -452,7 +465,9 @@ static int extract_entity(struct extract *x, const struct run_request *req,
 		};
 		struct http_result res;
 		memset(&res, 0, sizeof(res));
+		time_t asked = time(NULL);
 		rc = http_fetch_entity(&hs, &q, &sink, &res, &why);
+		counts->source_clock = res.source_clock ? res.source_clock : asked;
 		/* "page 3 malformed twice" says what; the CSV detail says where */
 		if (rc < 0 && x->page_err.len)
 			buf_addf(&why, ": %s", buf_str(&x->page_err));
@@ -539,11 +554,19 @@ static void audit_fail(PGconn *audit, long long run_id,
 	snprintf(id, sizeof(id), "%lld", run_id);
 	snprintf(r, sizeof(r), "%lld", read);
 	snprintf(j, sizeof(j), "%lld", rejected);
-	const char *params[] = { id, message, r, j };
+	/* a message PostgreSQL refuses would lose the failure and its reason */
+	struct buf clean;
+	buf_init(&clean, 4 * ERR_CAP);
+	const char *params[] = { id, utf8_clean(&clean, message), r, j };
+	/*
+	 * Only a run still running: when the COMMIT reached the server and its
+	 * reply was lost, the run committed its rows and watermarks, and its
+	 * row must go on saying so.
+	 */
 	static const char sql[] =
 		"UPDATE etl.run SET status = 'failed', finished_at = clock_timestamp(),"
 		" error = $2, rows_read = $3, rows_loaded = 0, rows_rejected = $4"
-		" WHERE run_id = $1";
+		" WHERE run_id = $1 AND status = 'running'";
 	struct buf err;
 	buf_init(&err, ERR_CAP);
 	int rc = pg_exec(audit, sql, 4, params, &err);
@@ -560,6 +583,7 @@ static void audit_fail(PGconn *audit, long long run_id,
 		log_error(NULL, NULL, "cannot record the failure of run %lld: %s",
 			  run_id, buf_str(&err));
 	buf_release(&err);
+	buf_release(&clean);
 }
 
 /* ------------------------------------------------------------- the commit */
@@ -594,12 +618,52 @@ static int merge(PGconn *conn, const struct app *app, const struct source_cfg *s
 	return 0;
 }
 
+/* How far past the source's clock a watermark may go (interfaces.md). */
+#define CLOCK_SLACK "5 minutes"
+
 /*
- * The watermark moves forward only: to the latest CapNhatLuc loaded.  A
- * file or a backfill window that starts after the watermark must not move
- * it, or the changes between the two would never be asked for; nor may a
- * window with a start set the first watermark of an entity (no watermark
- * means "ask for everything").
+ * Rows stamped after the source's clock are loaded, but counted and
+ * warned about: the watermark stops at the clock, so that one wrong clock
+ * does not make every later night ask for nothing.  The staging scan runs
+ * only when the merge's watermark is past the cap (a one-time filter).
+ */
+static int warn_future_rows(PGconn *conn, const struct source_cfg *src,
+			    enum entity e, const char *watermark,
+			    const char *clock, struct buf *err)
+{
+	char sql[384];
+	struct buf n;
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM %s WHERE $1::timestamptz > to_timestamp($2::bigint)"
+		 " + interval '" CLOCK_SLACK "' AND updated_at > to_timestamp($2::bigint)"
+		 " + interval '" CLOCK_SLACK "'",
+		 entity_staging_table(e));
+	const char *params[] = { watermark, clock };
+	buf_init(&n, 32);
+	int rc = pg_query_value(conn, sql, 2, params, &n, err);
+	if (rc == 0 && strcmp(buf_str(&n), "0") != 0) {
+		time_t t = (time_t)atoll(clock);
+		struct tm tm;
+		char when[32];
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		log_warn(src->name, entity_name(e),
+			 "%s rows of %s are stamped after the source's clock (%s):"
+			 " loaded, but the watermark stops at the clock + " CLOCK_SLACK,
+			 buf_str(&n), entity_name(e), when);
+	}
+	buf_release(&n);
+	return rc;
+}
+
+/*
+ * The watermark moves forward only: to the latest CapNhatLuc loaded, but
+ * never past the source's clock + CLOCK_SLACK (one stored past it by an
+ * older version comes back to it: re-reading is safe).  A file or a backfill
+ * window that starts after the watermark must not move it, or the changes
+ * between the two would never be asked for; nor may a window with a start
+ * set the first watermark of an entity (no watermark means "ask for
+ * everything").
  */
 static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 			      const struct run_request *req,
@@ -610,20 +674,26 @@ static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 	for (int e = 0; e < ENTITY_COUNT; e++) {
 		if (!counts[e].watermark[0])
 			continue; /* nothing staged: the merge named no watermark */
+		char clock[32];
+		snprintf(clock, sizeof(clock), "%lld", (long long)counts[e].source_clock);
 		const char *params[] = {
 			src->name, req->mode == MODE_BACKFILL ? req->since : NULL,
-			entity_name((enum entity)e), counts[e].watermark,
+			entity_name((enum entity)e), counts[e].watermark, clock,
 		};
-		if (pg_exec(conn,
+		if (warn_future_rows(conn, src, (enum entity)e, counts[e].watermark,
+				     clock, err) < 0 ||
+		    pg_exec(conn,
 			    "INSERT INTO etl.watermark AS w (source, entity, updated_until)"
-			    " SELECT $1, $3, $4::timestamptz"
+			    " SELECT $1, $3, least($4::timestamptz,"
+			    "  to_timestamp($5::bigint) + interval '" CLOCK_SLACK "')"
 			    " WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM etl.watermark o"
 			    "  WHERE o.source = $1 AND o.entity = $3)"
 			    " ON CONFLICT (source, entity) DO UPDATE"
-			    " SET updated_until = greatest(w.updated_until, excluded.updated_until)"
+			    " SET updated_until = least(greatest(w.updated_until, excluded.updated_until),"
+			    "  to_timestamp($5::bigint) + interval '" CLOCK_SLACK "')"
 			    " WHERE $2::text IS NULL OR w.updated_until >="
 			    "  to_timestamp($2, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'",
-			    4, params, err) < 0)
+			    5, params, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -692,6 +762,33 @@ static int commit_source(PGconn *conn, const struct app *app,
 	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0)
 		return -1;
 	return 0;
+}
+
+/*
+ * A COMMIT whose reply was lost may still have committed.  The run's row,
+ * set to succeeded in the same transaction, says which (read on the audit
+ * session, which did not see the connection drop).
+ */
+static bool commit_went_through(PGconn *audit, long long run_id,
+				const struct buf *why)
+{
+	char id[32];
+	struct buf status, ignored;
+	bool done;
+
+	snprintf(id, sizeof(id), "%lld", run_id);
+	const char *params[] = { id };
+	buf_init(&status, 32);
+	buf_init(&ignored, ERR_CAP);
+	done = pg_query_value(audit, "SELECT status FROM etl.run WHERE run_id = $1",
+			      1, params, &status, &ignored) == 0 &&
+	       strcmp(buf_str(&status), "succeeded") == 0;
+	if (done)
+		log_warn(NULL, NULL, "run %lld committed, though the reply to its"
+			 " COMMIT was lost (%s)", run_id, buf_str(why));
+	buf_release(&status);
+	buf_release(&ignored);
+	return done;
 }
 
 static void log_counts(const struct source_cfg *src, const struct entity_counts *counts)
@@ -769,7 +866,7 @@ int pipeline_run_source(struct app *app, const struct source_cfg *src,
 	pthread_mutex_lock(&app->commit_lock);
 	int committed = commit_source(conn, app, src, rank, req, *run_id, counts, &err);
 	pthread_mutex_unlock(&app->commit_lock);
-	if (committed < 0)
+	if (committed < 0 && !commit_went_through(audit, *run_id, &err))
 		goto out;
 	log_counts(src, counts);
 	rc = 0;

@@ -333,35 +333,6 @@ static int column_index(const struct entity_def *def, const char *name)
 }
 
 /*
- * Append f's bytes with invalid UTF-8 and NUL written \xNN in lower-case
- * hex (a backslash already there is left as it is); with quotes_doubled,
- * '"' is written twice, for a quoted CSV field.  0, or -1 at b's cap.
- */
-static int put_escaped(struct buf *b, const struct field *f,
-			  bool quotes_doubled)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)f->ptr;
-	int rc = 0;
-
-	for (size_t i = 0; i < f->len && !rc;) {
-		size_t n = utf8_char_len(s + i, f->len - i);
-		if (n == 0) {
-			char esc[4] = {'\\', 'x', hex[s[i] >> 4],
-				       hex[s[i] & 15]};
-			rc = buf_add(b, esc, sizeof(esc));
-			n = 1;
-		} else if (s[i] == '"' && quotes_doubled) {
-			rc = buf_add(b, "\"\"", 2);
-		} else {
-			rc = buf_add(b, s + i, n);
-		}
-		i += n;
-	}
-	return rc;
-}
-
-/*
  * A header name as it may be stored (reject.column_name) and logged:
  * invalid UTF-8 and NUL written \xNN, as in raw rows, so that the name of an
  * ignored column cannot make the reject store refuse the run's rejects.
@@ -372,7 +343,7 @@ static char *header_name(struct field f)
 	char *s;
 
 	buf_init(&name, SIZE_MAX / 2);
-	put_escaped(&name, &f, false);
+	utf8_escape(&name, f.ptr, f.len, false);
 	s = xstrndup(name.data ? name.data : "", name.len);
 	buf_release(&name);
 	return s;
@@ -792,7 +763,7 @@ static int put_raw_field(struct buf *raw, const struct field *f)
 	int rc = quoted ? buf_addc(raw, '"') : 0;
 
 	if (!rc)
-		rc = put_escaped(raw, f, quoted);
+		rc = utf8_escape(raw, f->ptr, f->len, quoted);
 	if (quoted && !rc)
 		rc = buf_addc(raw, '"');
 	return rc;

@@ -105,3 +105,32 @@ bool utf8_valid(const char *s, size_t len)
 	}
 	return true;
 }
+
+int utf8_escape(struct buf *b, const char *s, size_t len, bool quotes_doubled)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	int rc = 0;
+
+	for (size_t i = 0; i < len && !rc;) {
+		size_t n = char_len(u + i, len - i);
+		if (n == 0) {
+			char esc[4] = {'\\', 'x', hex[u[i] >> 4], hex[u[i] & 15]};
+			rc = buf_add(b, esc, sizeof(esc));
+			n = 1;
+		} else if (u[i] == '"' && quotes_doubled) {
+			rc = buf_add(b, "\"\"", 2);
+		} else {
+			rc = buf_add(b, u + i, n);
+		}
+		i += n;
+	}
+	return rc;
+}
+
+const char *utf8_clean(struct buf *b, const char *s)
+{
+	buf_reset(b);
+	utf8_escape(b, s, strlen(s), false);
+	return buf_str(b);
+}

@@ -25,6 +25,7 @@ Control (loopback only, JSON, no token):
 import argparse
 import base64
 import bisect
+import email.utils
 import gzip  # noqa: F401  (documentation: bodies are gzip via zlib wbits=31)
 import json
 import os
@@ -45,7 +46,7 @@ import gen  # noqa: E402
 FAULT_KINDS = ("status", "reset", "short_body", "truncated_gzip", "stall",
                "bad_row", "unterminated_quote", "bom", "lf_only",
                "mutate_between_pages", "gzip_no_encoding", "total_count_lie",
-               "empty_body", "drop_column", "endless")
+               "empty_body", "drop_column", "endless", "set_value")
 # how a page may be cut off after its body was built ("break" on any fault)
 BREAKS = ("reset", "short_body", "stall")
 BAD_REASONS = ("field_count", "missing_field", "bad_timestamp", "bad_code",
@@ -80,6 +81,8 @@ EXTRA_KEY_COL = {"donvi": "MaDonVi", "thutuc": "MaTTHC", "hoso": "MaHoSo",
 UNTERM_COL = {"donvi": "TenDonVi", "thutuc": "TenTTHC", "hoso": "MaTTHC",
               "bosung": "TrangThaiBoSung", "quatrinh": "NoiDungXuLy"}
 BAD_UTF8_MARK = "\u2063BADUTF8\u2063"
+# unterminated_quote's variants: the kinds of malformed CSV (source-api.md)
+MALFORMED = ("unclosed", "text_after_quote", "quote_in_field")
 
 
 def q(s):
@@ -206,6 +209,11 @@ class Sim:
                 raise BadRequest("fault %d: bad_row needs reason in %s" % (i, ",".join(BAD_REASONS)))
             if f["kind"] == "status" and not isinstance(f.get("code"), int):
                 raise BadRequest("fault %d: status needs an integer code" % i)
+            if f["kind"] == "set_value" and not (isinstance(f.get("column"), str)
+                                                 and isinstance(f.get("value"), str)):
+                raise BadRequest("fault %d: set_value needs a column and a value" % i)
+            if f["kind"] == "unterminated_quote" and f.get("variant", "unclosed") not in MALFORMED:
+                raise BadRequest("fault %d: variant must be one of %s" % (i, ",".join(MALFORMED)))
             if f["kind"] == "drop_column" and not isinstance(f.get("column"), str):
                 raise BadRequest("fault %d: drop_column needs a column" % i)
             if f.get("break") is not None and f["break"] not in BREAKS:
@@ -294,6 +302,11 @@ class Handler(BaseHTTPRequestHandler):
             super().finish()
         except OSError:
             pass
+
+    def date_time_string(self, timestamp=None):
+        """The Date header carries the simulated clock, as a real server's
+        carries its own (sim.now counts seconds of UTC+07:00 local time)."""
+        return email.utils.formatdate(self.sim.now - 7 * 3600, usegmt=True)
 
     # helpers ---------------------------------------------------------------
     def _send(self, code, body=b"", ctype="text/plain; charset=utf-8", headers=()):
@@ -484,7 +497,10 @@ class Handler(BaseHTTPRequestHandler):
                 hdrs.append(("WWW-Authenticate", 'Bearer realm="onestop"'))
             entry["status"] = code
             sim.add_log(entry)
-            return self._send(code, ("simulated %d\n" % code).encode(), headers=hdrs)
+            body = fault.get("body", "simulated %d\n" % code)
+            charset = fault.get("charset", "utf-8")
+            return self._send(code, body.encode(charset),
+                              "text/plain; charset=%s" % charset, headers=hdrs)
         if fault is not None and fault["kind"] == "empty_body":
             entry["status"] = 200
             entry["rows"] = 0
@@ -531,7 +547,7 @@ class Handler(BaseHTTPRequestHandler):
         plain_only = sim.plain
         lines = [",".join(cols) + eol]
         bad = None
-        if kind in ("bad_row", "unterminated_quote"):
+        if kind in ("bad_row", "unterminated_quote", "set_value"):
             bad = self._bad_row(entity, fault, rows, tab, cols, eol, start - lo)
             entry["detail"] = bad[2]
         extra = bad is not None and fault.get("extra") and bad[2].get("applied")
@@ -638,9 +654,10 @@ class Handler(BaseHTTPRequestHandler):
     def _bad_row(self, entity, fault, rows, tab, cols, eol, before):
         """-> (index in page, rendered line, detail)."""
         kind = fault["kind"]
-        reason = fault.get("reason") if kind == "bad_row" else "unterminated_quote"
+        reason = fault.get("reason") if kind == "bad_row" else kind
+        variant = fault.get("variant", "unclosed")
         if rows:
-            if kind == "unterminated_quote":
+            if kind == "unterminated_quote" and variant == "unclosed":
                 idx = len(rows) - 1
             else:
                 idx = int(fault["row"]) - 1 if "row" in fault else len(rows) // 2
@@ -671,6 +688,13 @@ class Handler(BaseHTTPRequestHandler):
                   "row_in_page": idx + 1, "row_number": before + idx + 1}
         if kind == "bad_row" and fault.get("extra"):
             detail["extra"] = True
+        if kind == "unterminated_quote" and variant != "unclosed":
+            col = fault.get("column", UNTERM_COL[entity])
+            bad = ('"Du dieu kien" chuyen lanh dao' if variant == "text_after_quote"
+                   else 'Du "dieu" kien')
+            line = ",".join(bad if c == col else q(vals[c]) for c in cols) + eol
+            detail["column"] = col
+            return (idx, line, detail)
         if kind == "unterminated_quote":
             col = fault.get("column", UNTERM_COL[entity])
             i = cols.index(col)
@@ -681,8 +705,22 @@ class Handler(BaseHTTPRequestHandler):
             detail["column"] = col
             return (idx, line, detail)
         if reason == "field_count":
-            line = ",".join(q(vals[c]) for c in cols) + ",thừa một trường" + eol
             detail["column"] = None
+            shift = fault.get("shift")
+            if shift in ("right", "left"):
+                # an exporter that did not quote: a comma inside a value
+                # shifts the rest right; a value left out shifts it left
+                col = fault.get("column", cols[len(cols) // 2])
+                out = []
+                for c in cols:
+                    v = q(vals[c])
+                    if c == col and shift == "right":
+                        v = (vals[c] or "x").replace(",", " ") + ", phần sau dấu phẩy"
+                    elif c == col:
+                        continue
+                    out.append(v)
+                return (idx, ",".join(out) + eol, detail)
+            line = ",".join(q(vals[c]) for c in cols) + ",thừa một trường" + eol
             return (idx, line, detail)
         m = BAD_MAP.get(reason, {}).get(entity)
         if "column" in fault:

@@ -200,14 +200,11 @@ static void test_bytes_pass_through(void)
 static void test_unterminated_quote(void)
 {
 	PARSE_ERR("a,b\n1,\"open\n2,3\n", 1 << 20,
-		  "line 4: the page ends inside a quoted field (record 1 "
-		  "never closes its quote)");
+		  "record 1 never closes its quote (the page ends at line 4)");
 	PARSE_ERR("\"", 1 << 20,
-		  "line 1: the page ends inside a quoted field (record 0 "
-		  "never closes its quote)");
+		  "record 0 never closes its quote (the page ends at line 1)");
 	PARSE_ERR("h\n\"abc\"\"", 1 << 20,
-		  "line 2: the page ends inside a quoted field (record 1 "
-		  "never closes its quote)");
+		  "record 1 never closes its quote (the page ends at line 2)");
 	/* a closing quote as the very last byte is fine */
 	PARSE("h\n\"abc\"", "0:h\n1:abc\n");
 	PARSE("h\n\"abc\"\"\"", "0:h\n1:abc\"\n");
@@ -291,7 +288,7 @@ static void test_cap_streaming(void)
 	buf_init(&cap.out, 1 << 20);
 	cs = csvstream_new(1 << 20, 4000, capture_record, &cap);
 	CHECK_INT(csvstream_feed(cs, "h\n\"", 3), 0);
-	for (int i = 0; i < 1024 && !ret; i++) { /* 64 MiB */
+	for (int i = 0; i < 512 && !ret; i++) { /* 32 MiB */
 		ret = csvstream_feed(cs, block, chunk);
 		if (csvstream_held(cs) > most)
 			most = csvstream_held(cs);
@@ -300,8 +297,7 @@ static void test_cap_streaming(void)
 	CHECK(most < 64 * 1024);
 	CHECK_INT(csvstream_finish(cs), -1);
 	CHECK_STR(csvstream_error(cs),
-		  "line 2: the page ends inside a quoted field (record 1 never "
-		  "closes its quote)");
+		  "record 1 never closes its quote (the page ends at line 2)");
 	CHECK_INT(csvstream_error_record(cs), 1);
 	CHECK_INT(csvstream_feed(cs, "a", 1), -1);
 	CHECK_INT(csvstream_finish(cs), -1);
@@ -315,6 +311,16 @@ static void test_cap_streaming(void)
 	CHECK_INT(csvstream_finish(cs), 0);
 	CHECK_STR(buf_str(&cap.out), "0:k\n1:v\n");
 	CHECK_INT(csvstream_records(cs), 2);
+
+	/* an endless page: past 64 MiB, a quote that never closes */
+	csvstream_reset(cs);
+	CHECK_INT(csvstream_feed(cs, "h\n\"", 3), 0);
+	ret = 0;
+	for (int i = 0; i < 2048 && !ret; i++)
+		ret = csvstream_feed(cs, block, chunk);
+	CHECK_INT(ret, -1);
+	CHECK_STR(csvstream_error(cs), "line 2: a field runs over 64 MiB (a "
+				       "quote that never closes?)");
 
 	/* the closing quote comes: a too-long field, and the page goes on */
 	csvstream_reset(cs);
