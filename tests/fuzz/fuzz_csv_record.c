@@ -58,6 +58,7 @@ struct pass {
 	struct buf err;
 	struct buf log;
 	struct buf text; /* a tuple read back */
+	size_t nheader;
 	long long row_number;
 	const char *types; /* the staging table's, for pgcopy_tuple */
 };
@@ -149,7 +150,20 @@ static int convert(struct pass *p, const struct field *f, size_t n,
 	return 0;
 }
 
-static void check_reject(struct pass *p, const struct reject *rej)
+/* A row whose fields do not line up with the header shows none of them. */
+static int all_masked(const struct buf *raw, size_t nfields)
+{
+	size_t want = nfields ? 4 * nfields - 1 : 0;
+
+	if (raw->len != want)
+		return 0;
+	for (size_t i = 0; i < raw->len; i++)
+		if (raw->data[i] != (i % 4 == 3 ? ',' : '*'))
+			return 0;
+	return 1;
+}
+
+static void check_reject(struct pass *p, const struct reject *rej, size_t n)
 {
 	FUZZ_ASSERT(rej->reason > REJECT_NONE &&
 		    rej->reason <= REJECT_BAD_ORDER);
@@ -157,6 +171,9 @@ static void check_reject(struct pass *p, const struct reject *rej)
 	FUZZ_ASSERT(rej->reason != REJECT_FIELD_COUNT || rej->column == NULL);
 	/* the raw row goes to a text column: bad bytes were escaped */
 	FUZZ_ASSERT(text_ok(p->raw.data ? p->raw.data : "", p->raw.len));
+	/* ... and so is the column name, a header's as it may be */
+	FUZZ_ASSERT(!rej->column || text_ok(rej->column, strlen(rej->column)));
+	FUZZ_ASSERT(n == p->nheader || all_masked(&p->raw, n));
 	buf_addf(&p->log, "reject %lld %s %s ", p->row_number,
 		 reject_code(rej->reason), rej->column ? rej->column : "-");
 	FUZZ_ASSERT(buf_add(&p->log, p->raw.data, p->raw.len) == 0);
@@ -166,6 +183,7 @@ static void check_reject(struct pass *p, const struct reject *rej)
 static int on_header(struct pass *p, const struct field *f, size_t n)
 {
 	buf_reset(&p->err);
+	p->nheader = n;
 	p->map = record_map_new(p->entity, f, n, p->extra, &p->err);
 	if (p->map)
 		return 0;
@@ -187,7 +205,7 @@ static int on_record(void *ctx, long record_no, const struct field *f, size_t n)
 	p->row_number++;
 	buf_reset(&p->raw);
 	if (convert(p, f, n, &rej) == 1)
-		check_reject(p, &rej);
+		check_reject(p, &rej, n);
 	else
 		FUZZ_ASSERT(p->raw.len == 0);
 	return 0;
