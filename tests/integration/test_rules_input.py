@@ -1,0 +1,89 @@
+"""Hostile rules input (issue 14, items 10 and 11): what check-config
+accepts, the next run accepts; configuration numbers that would switch a
+guard off or overflow a cast are refused; calendar edges that rules.md
+allows are accepted."""
+import os
+import re
+
+import harness
+from common import ok
+
+ROOT = harness.ROOT
+SHIPPED_CALENDAR = f"{ROOT}/config/calendar-vn.csv"
+SHIPPED_PROFILES = f"{ROOT}/config/profiles.csv"
+PROFILE_HEADER = "profile,criterion,label,metric,target,max_points,note\n"
+
+
+def _write(ctx, name, text, mode=0o600):
+    path = os.path.join(ctx.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def _config(ctx, url="http://127.0.0.1:9", calendar=SHIPPED_CALENDAR,
+            profiles=SHIPPED_PROFILES, extract="", name="etl.conf"):
+    return _write(ctx, name,
+                  "[warehouse]\n"
+                  f"dsn = {ctx.dsn}\n"
+                  "[rules]\n"
+                  f"calendar = {calendar}\n"
+                  f"profiles = {profiles}\n"
+                  "[extract]\n"
+                  f"{extract}"
+                  "[source sim]\n"
+                  f"url = {url}\n"
+                  "page_size = 1000\n")
+
+
+def _bad_profiles(ctx):
+    return _write(ctx, "profiles.csv",
+                  PROFILE_HEADER +
+                  "p,1,Đúng hạn,ontime_rate,100,20,\n"
+                  "p,2,Typo,ontime,100,20,\n"            # line 3
+                  "p,3,Letters,online_rate,abc,5,\n"     # line 4
+                  "p,1,Again,online_rate,50,5,\n")       # line 5
+
+
+def test_check_config_refuses_what_the_run_refuses(ctx):
+    profiles = _bad_profiles(ctx)
+    conf = _config(ctx, profiles=profiles)
+    r = ctx.etl(conf, "check-config")
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    err = r.stderr
+    assert f"{profiles}:3: unknown metric 'ontime'" in err, err
+    assert f"{profiles}:4: target: 'abc' is not a number >= 0" in err, err
+    assert f"{profiles}:5: criterion '1' of profile 'p' is given twice (first on line 2)" \
+        in err, err
+    assert "3 errors in the calendar and profiles" in err, err
+    assert "ok" not in r.stdout, r.stdout
+    # the run refuses the same file, the same way, before it touches data
+    r = ctx.etl(conf, "rescore")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"{profiles}:3: unknown metric 'ontime'" in r.stderr, r.stderr
+
+
+def test_check_config_reads_the_calendar_too(ctx):
+    calendar = _write(ctx, "calendar.csv",
+                      "# covers: 2024-2024\n"
+                      "date,kind,note\n"
+                      "2024-02-30,holiday,x\n")
+    profiles = _bad_profiles(ctx)
+    r = ctx.etl(_config(ctx, calendar=calendar, profiles=profiles), "check-config")
+    assert r.returncode == 2, r
+    # both files' errors in one go
+    assert f"{calendar}:3: bad date '2024-02-30'" in r.stderr, r.stderr
+    assert f"{profiles}:3: unknown metric" in r.stderr, r.stderr
+    assert "4 errors in the calendar and profiles" in r.stderr, r.stderr
+
+
+def test_metric_list_is_the_warehouses(ctx):
+    """The C reader's list and dw.metric_names() of the migrated warehouse
+    are one list: the binary names its list in the unknown-metric error."""
+    r = ctx.etl(_config(ctx, profiles=_bad_profiles(ctx)), "check-config")
+    m = re.search(r"metric is one of ([a-z0-9_, ]+)\)", r.stderr)
+    assert m, r.stderr
+    binary = m.group(1).split(", ")
+    warehouse = ctx.sql("SELECT array_to_string(dw.metric_names(), ',')").strip().split(",")
+    assert binary == warehouse, (binary, warehouse)
