@@ -87,3 +87,19 @@ def test_metric_list_is_the_warehouses(ctx):
     binary = m.group(1).split(", ")
     warehouse = ctx.sql("SELECT array_to_string(dw.metric_names(), ',')").strip().split(",")
     assert binary == warehouse, (binary, warehouse)
+
+
+def test_non_finite_and_huge_numbers_are_refused(ctx):
+    """max_reject_pct = nan used to pass and switch the reject guard off;
+    1e300 reached a cast to long."""
+    conf = _config(ctx, extract="max_reject_pct = nan\n"      # line 7
+                                "lookback = 1e300\n"          # line 8
+                                "min_rejects = inf\n")        # line 9
+    for cmd in ("check-config", "run"):
+        r = ctx.etl(conf, cmd)
+        assert r.returncode == 2, (cmd, r.returncode, r.stderr)
+        assert f"{conf}:7: max_reject_pct: 'nan' is not a finite number" in r.stderr, r.stderr
+        assert f"{conf}:8: lookback: '1e300' is out of range (0 to 31622400)" in r.stderr, \
+            r.stderr
+        assert f"{conf}:9: min_rejects: 'inf' is not a finite number" in r.stderr, r.stderr
+        assert "3 errors" in r.stderr, r.stderr
