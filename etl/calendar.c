@@ -17,6 +17,9 @@
 
 #define CAL_HEADER "date,kind,note"
 #define CAL_FIELDS 3
+/* the span of dw.calendar (sql/002_warehouse.sql, sql/004_rules.sql) */
+#define FIRST_YEAR 2000
+#define LAST_YEAR 2100
 
 struct cal_entry {
 	long day;
@@ -158,6 +161,14 @@ static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
 		       field[0]);
 		return;
 	}
+	if (day < days_from_civil(FIRST_YEAR, 1, 1) ||
+	    day > days_from_civil(LAST_YEAR, 12, 31)) {
+		rulefile_error(&ld->rf, line,
+			       "date '%s' is outside the warehouse's calendar "
+			       "(%d to %d)",
+			       field[0], FIRST_YEAR, LAST_YEAR);
+		return;
+	}
 	if (strcmp(field[1], "holiday") == 0) {
 		workday = false;
 	} else if (strcmp(field[1], "workday") == 0) {
@@ -170,13 +181,6 @@ static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
 	}
 	if (workday && !is_weekend(day)) {
 		rulefile_error(&ld->rf, line, "workday '%s' is not a Saturday or Sunday",
-		       field[0]);
-		return;
-	}
-	if (!workday && is_weekend(day)) {
-		rulefile_error(&ld->rf, line,
-		       "holiday '%s' falls on a weekend; list its compensatory "
-		       "weekday instead",
 		       field[0]);
 		return;
 	}
@@ -277,6 +281,17 @@ int calendar_covers(const struct calendar *cal, int *from_year, int *to_year)
 	*from_year = cal->from_year;
 	*to_year = cal->to_year;
 	return 0;
+}
+
+char *calendar_coverage_warning(const struct calendar *cal, const char *path)
+{
+	if (!cal || cal->has_covers)
+		return NULL;
+	return xasprintf("calendar '%s' has no '# covers:' line: its %zu "
+			 "dates apply, and every other day counts Monday to "
+			 "Friday; add the line naming the years it is complete "
+			 "for",
+			 path, cal->nr);
 }
 
 static int cmp_day_key(const void *key, const void *elem)

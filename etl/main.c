@@ -229,8 +229,9 @@ static void warn_calendar_coverage(PGconn *conn)
 				 "outside those years every Monday to Friday counts as a working day",
 				 from, to, cf, ct);
 		else if (n >= 2)
-			log_warn(NULL, NULL, "the calendar names no covered years: "
-				 "every Monday to Friday counts as a working day");
+			log_warn(NULL, NULL, "dossiers reach %d-%d but the calendar names no "
+				 "years it covers: its dates apply, every other day counts "
+				 "Monday to Friday", from, to);
 	}
 	buf_release(&err);
 	buf_release(&out);
@@ -696,6 +697,10 @@ static int check_rules_files(const struct config *cfg)
 	buf_init(&err, 1 << 20);
 	struct calendar *cal = calendar_load(cfg->calendar, &err);
 	struct profiles *prof = profiles_load(cfg->profiles, &err);
+	char *coverage = calendar_coverage_warning(cal, cfg->calendar);
+	if (coverage)
+		fprintf(stderr, "%s\n", coverage);
+	free(coverage);
 	int n = 0;
 	for (const char *c = buf_str(&err); *c; c++)
 		n += *c == '\n';

@@ -874,15 +874,18 @@ int pipeline_apply_rules(struct app *app, PGconn *conn, bool force, struct buf *
 		return -1;
 	}
 	int from = 0, to = 0;
-	if (calendar_covers(cal, &from, &to) != 0)
-		log_warn(NULL, NULL, "calendar '%s' has no '# covers:' line: every year is Monday to Friday",
-			 cfg->calendar);
+	char *coverage = calendar_coverage_warning(cal, cfg->calendar);
+	if (coverage)
+		log_warn(NULL, NULL, "%s", coverage);
+	free(coverage);
 	char close[16], cf[16], ct[16];
 	snprintf(close, sizeof(close), "%02d:%02d", cfg->office_close / 60,
 		 cfg->office_close % 60);
+	/* no covers line: NULL years, not a span "0-0" to warn about later */
+	bool covers = calendar_covers(cal, &from, &to) == 0;
 	snprintf(cf, sizeof(cf), "%d", from);
 	snprintf(ct, sizeof(ct), "%d", to);
-	const char *params[] = { close, cf, ct };
+	const char *params[] = { close, covers ? cf : NULL, covers ? ct : NULL };
 	const char *as_of[] = { app->as_of };
 	struct buf changed;
 	buf_init(&changed, 16);

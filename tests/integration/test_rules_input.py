@@ -103,3 +103,60 @@ def test_non_finite_and_huge_numbers_are_refused(ctx):
             r.stderr
         assert f"{conf}:9: min_rejects: 'inf' is not a finite number" in r.stderr, r.stderr
         assert "3 errors" in r.stderr, r.stderr
+
+
+def _shipped_calendar_text():
+    with open(SHIPPED_CALENDAR) as f:
+        return f.read()
+
+
+def _due_dates(ctx):
+    return ctx.rows("SELECT ma_ho_so, legal_due_date FROM mart.dossier"
+                    " WHERE legal_due_date IS NOT NULL ORDER BY ma_ho_so COLLATE \"C\"")
+
+
+def test_a_holiday_on_a_weekend_is_accepted_and_changes_nothing(ctx):
+    """rules.md lets a holiday fall on a Saturday (1 May 2021 did); the
+    reader refused it and stopped every writing command.  The day was off
+    anyway: no legal due date moves."""
+    sim = ctx.sim(seed=21, dossiers=300)
+    ok(ctx.etl(_config(ctx, url=sim.url), "run"))
+    before = _due_dates(ctx)
+    assert len(before) > 100, len(before)
+    calendar = _write(ctx, "calendar.csv", _shipped_calendar_text() +
+                      "2021-05-01,holiday,Quốc tế Lao động (thứ Bảy)\n"
+                      "2021-05-02,holiday,a Sunday named too\n")
+    conf = _config(ctx, url=sim.url, calendar=calendar, name="weekend.conf")
+    r = ok(ctx.etl(conf, "check-config"), "check-config")
+    assert "ok" in r.stdout, r.stdout
+    r = ok(ctx.etl(conf, "run"))
+    assert "calendar, profiles or office_close changed" in r.stderr, r.stderr[-2000:]
+    assert ctx.rows("SELECT is_workday FROM dw.calendar WHERE day = '2021-05-01'") == [["f"]]
+    assert _due_dates(ctx) == before
+    ok(ctx.etl(conf, "rescore"), "rescore")
+    assert _due_dates(ctx) == before
+
+
+def test_missing_covers_line_warning_says_what_is_true(ctx):
+    """Without '# covers:' the file's dates still apply; the warnings said
+    'every year is Monday to Friday' and 'the calendar covers 0-0'."""
+    text = _shipped_calendar_text()
+    assert "# covers: 2019-2026\n" in text
+    text = text.replace("# covers: 2019-2026\n", "")
+    dates = sum(1 for line in text.splitlines() if line[:2] == "20")
+    calendar = _write(ctx, "calendar.csv", text)
+    sim = ctx.sim(seed=22, dossiers=100)
+    conf = _config(ctx, url=sim.url, calendar=calendar)
+    want = (f"calendar '{calendar}' has no '# covers:' line: its {dates} dates apply,"
+            " and every other day counts Monday to Friday")
+    r = ok(ctx.etl(conf, "check-config"), "check-config")
+    assert want in r.stderr, r.stderr
+    r = ok(ctx.etl(conf, "run"))
+    assert want in r.stderr, r.stderr[-3000:]
+    assert re.search(r"dossiers reach 2021-20\d\d but the calendar names no years it covers: "
+                     "its dates apply", r.stderr), r.stderr[-3000:]
+    assert "0-0" not in r.stderr and "every year is Monday to Friday" not in r.stderr, \
+        r.stderr[-3000:]
+    assert ctx.rows("SELECT covers_from IS NULL AND covers_to IS NULL FROM dw.state") == [["t"]]
+    # the file's rows apply: 1 January 2021 (a Friday) is off
+    assert ctx.rows("SELECT is_workday FROM dw.calendar WHERE day = '2021-01-01'") == [["f"]]
