@@ -351,6 +351,29 @@ static void check_shipped_entries(const struct calendar *cal, int from, int to)
 	}
 }
 
+/*
+ * Công văn 8726/VPCP-KGVX: Tết Ất Tỵ's five days off were Monday 27 to
+ * Friday 31 January with no swap (Saturday 15 February was not worked);
+ * the year's one make-up Saturday was 26 April, for Friday 2 May.
+ */
+static void check_shipped_2025(const struct calendar *cal)
+{
+	int workdays = 0;
+
+	for (long day = D(2025, 1, 27); day <= D(2025, 1, 31); day++)
+		CHECK(!calendar_is_workday(cal, day));
+	CHECK(!calendar_is_workday(cal, D(2025, 2, 15)));
+	CHECK(calendar_is_workday(cal, D(2025, 4, 26)));
+	CHECK(!calendar_is_workday(cal, D(2025, 5, 2)));
+	for (long day = D(2025, 1, 1); day <= D(2025, 12, 31); day++)
+		workdays += calendar_is_workday(cal, day) &&
+			    weekday_from_days(day) % 6 == 0;
+	CHECK_INT(workdays, 1);
+	/* received Friday 24 January, N = 1: the next working day is 3 Feb */
+	CHECK_INT(calendar_workday_add(cal, D(2025, 1, 24), 1), D(2025, 2, 3));
+	CHECK_INT(calendar_workday_add(cal, D(2025, 2, 14), 1), D(2025, 2, 17));
+}
+
 static void test_shipped(void)
 {
 	/* the lunar new year's day (mùng 1 Tết) of each covered year */
@@ -383,6 +406,7 @@ static void test_shipped(void)
 		CHECK(calendar_workday_add(cal, day - 3, 1) > day);
 	}
 	test_worked_examples(cal);
+	check_shipped_2025(cal);
 	calendar_free(cal);
 	buf_release(&err);
 }
