@@ -104,15 +104,16 @@ static void parse_comment(struct cal_loader *ld, unsigned long line,
 	p += strspn(p, " \t");
 	if (!all_digits(p, 4) || p[4] != '-' || !all_digits(p + 5, 4) ||
 	    p[9 + strspn(p + 9, " \t")] != '\0') {
-		rulefile_error(&ld->rf, line,
-		       "bad covers line '%s', expected '# covers: YYYY-YYYY'",
-		       text);
+		rulefile_error(
+		    &ld->rf, line,
+		    "bad covers line '%s', expected '# covers: YYYY-YYYY'",
+		    text);
 		return;
 	}
 	if (ld->covers_line) {
 		rulefile_error(&ld->rf, line,
-		       "second covers line (the first is on line %lu)",
-		       ld->covers_line);
+			       "second covers line (the first is on line %lu)",
+			       ld->covers_line);
 		return;
 	}
 	ld->covers_line = line;
@@ -120,7 +121,8 @@ static void parse_comment(struct cal_loader *ld, unsigned long line,
 	cal->to_year = digits_value(p + 5, 4);
 	cal->has_covers = true;
 	if (cal->from_year > cal->to_year)
-		rulefile_error(&ld->rf, line, "covers '%.9s' ends before it starts", p);
+		rulefile_error(&ld->rf, line,
+			       "covers '%.9s' ends before it starts", p);
 }
 
 static void add_entry(struct calendar *cal, long day, bool workday,
@@ -148,17 +150,19 @@ static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
 	long day;
 
 	if (n < 0) {
-		rulefile_error(&ld->rf, line, "unterminated or misplaced quote");
+		rulefile_error(&ld->rf, line,
+			       "unterminated or misplaced quote");
 		return;
 	}
 	if (n != CAL_FIELDS) {
-		rulefile_error(&ld->rf, line, "expected 3 fields (date,kind,note), found %d",
-		       n);
+		rulefile_error(&ld->rf, line,
+			       "expected 3 fields (date,kind,note), found %d",
+			       n);
 		return;
 	}
 	if (!parse_date(field[0], &day)) {
-		rulefile_error(&ld->rf, line, "bad date '%s', expected yyyy-MM-dd",
-		       field[0]);
+		rulefile_error(&ld->rf, line,
+			       "bad date '%s', expected yyyy-MM-dd", field[0]);
 		return;
 	}
 	if (day < days_from_civil(FIRST_YEAR, 1, 1) ||
@@ -174,14 +178,16 @@ static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
 	} else if (strcmp(field[1], "workday") == 0) {
 		workday = true;
 	} else {
-		rulefile_error(&ld->rf, line,
-		       "unknown kind '%s', expected 'holiday' or 'workday'",
-		       field[1]);
+		rulefile_error(
+		    &ld->rf, line,
+		    "unknown kind '%s', expected 'holiday' or 'workday'",
+		    field[1]);
 		return;
 	}
 	if (workday && !is_weekend(day)) {
-		rulefile_error(&ld->rf, line, "workday '%s' is not a Saturday or Sunday",
-		       field[0]);
+		rulefile_error(&ld->rf, line,
+			       "workday '%s' is not a Saturday or Sunday",
+			       field[0]);
 		return;
 	}
 	add_entry(ld->cal, day, workday, line, field[2]);
@@ -238,9 +244,10 @@ static void build_index(struct cal_loader *ld)
 		first = &cal->entries[cal->index[i - 1].entry];
 		dup = &cal->entries[cal->index[i].entry];
 		civil_from_days(dup->day, &y, &m, &d);
-		rulefile_error(&ld->rf, dup->line,
-		       "duplicate date '%04d-%02d-%02d' (first on line %lu)", y,
-		       m, d, first->line);
+		rulefile_error(
+		    &ld->rf, dup->line,
+		    "duplicate date '%04d-%02d-%02d' (first on line %lu)", y, m,
+		    d, first->line);
 	}
 }
 

@@ -18,19 +18,26 @@
 
 #define MAX_FIELDS 64
 
-enum column { C_PROFILE, C_CRITERION, C_LABEL, C_METRIC, C_TARGET,
-	      C_MAX_POINTS, C_NOTE, NCOLUMNS };
+enum column {
+	C_PROFILE,
+	C_CRITERION,
+	C_LABEL,
+	C_METRIC,
+	C_TARGET,
+	C_MAX_POINTS,
+	C_NOTE,
+	NCOLUMNS
+};
 
 static const char *const column_names[NCOLUMNS] = {
-	"profile", "criterion", "label", "metric", "target", "max_points",
-	"note",
+    "profile", "criterion", "label", "metric", "target", "max_points", "note",
 };
 
 /* dw.metric_names(): the rates of mart.unit_kpi */
 static const char *const metric_names[] = {
-	"online_rate",	    "ontime_rate",    "ontime_rate_legal",
-	"on_software_rate", "paid_online_rate", "pct_level2plus",
-	"pct_level3plus",   "pct_level4",
+    "online_rate",	"ontime_rate",	    "ontime_rate_legal",
+    "on_software_rate", "paid_online_rate", "pct_level2plus",
+    "pct_level3plus",	"pct_level4",
 };
 
 struct profiles {
@@ -180,8 +187,8 @@ static void add_criterion(struct profiles *prof, unsigned long line,
 	cr->line = line;
 }
 
-static void parse_row(struct prof_loader *ld, unsigned long line,
-		      char **field, int n)
+static void parse_row(struct prof_loader *ld, unsigned long line, char **field,
+		      int n)
 {
 	char *value[NCOLUMNS];
 

@@ -45,8 +45,7 @@ void profiles_free(struct profiles *p);
 
 /* The criteria in file order. */
 size_t profiles_count(const struct profiles *p);
-const struct criterion *profiles_criterion(const struct profiles *p,
-					   size_t i);
+const struct criterion *profiles_criterion(const struct profiles *p, size_t i);
 
 /*
  * The i-th metric a criterion may name, NULL past the last.  The list is

@@ -18,7 +18,7 @@ struct buf;
 struct rulefile {
 	const char *path;
 	struct buf *err; /* where errors go, one a line; may be NULL */
-	int errors;      /* how many were reported */
+	int errors;	 /* how many were reported */
 };
 
 /* Called for each non-empty line, its end stripped; text may be changed. */
