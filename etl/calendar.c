@@ -7,18 +7,19 @@
  */
 #include "calendar.h"
 
-#include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "civil.h"
+#include "rulefile.h"
 #include "util.h"
 
 #define CAL_HEADER "date,kind,note"
 #define CAL_FIELDS 3
+/* the span of dw.calendar (sql/002_warehouse.sql, sql/004_rules.sql) */
+#define FIRST_YEAR 2000
+#define LAST_YEAR 2100
 
 struct cal_entry {
 	long day;
@@ -42,35 +43,11 @@ struct calendar {
 
 /* The state of one calendar_load: where errors go and how many there were. */
 struct cal_loader {
-	const char *path;
-	struct buf *err;
-	int errors;
+	struct rulefile rf;
 	struct calendar *cal;
 	bool seen_header;
 	unsigned long covers_line;
 };
-
-static void report(struct cal_loader *ld, unsigned long line, const char *fmt,
-		   ...) __attribute__((format(printf, 3, 4)));
-
-static void report(struct cal_loader *ld, unsigned long line, const char *fmt,
-		   ...)
-{
-	char msg[512];
-	va_list ap;
-
-	ld->errors++;
-	if (!ld->err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* past the buffer's cap the first errors are the ones worth keeping */
-	if (line)
-		buf_addf(ld->err, "%s:%lu: %s\n", ld->path, line, msg);
-	else
-		buf_addf(ld->err, "%s: %s\n", ld->path, msg);
-}
 
 static bool is_weekend(long day)
 {
@@ -114,48 +91,6 @@ static bool parse_date(const char *s, long *day)
 	return true;
 }
 
-/*
- * Split line in place into at most max fields, RFC 4180 quoting ("" is a
- * quote inside a quoted field).  Returns the number of fields found (which
- * may exceed max; only max are stored), or -1 when the quoting is broken.
- */
-static int split_fields(char *s, char **fields, int max)
-{
-	int n = 0;
-
-	for (;;) {
-		char *start = s, *end;
-		char sep;
-
-		if (*s == '"') {
-			end = start;
-			for (s++;; s++) {
-				if (*s == '\0')
-					return -1;
-				if (*s == '"' && s[1] == '"')
-					s++;
-				else if (*s == '"')
-					break;
-				*end++ = *s;
-			}
-			s++;
-			if (*s != ',' && *s != '\0')
-				return -1;
-		} else {
-			s += strcspn(s, ",");
-			end = s;
-		}
-		sep = *s;
-		*end = '\0';
-		if (n < max)
-			fields[n] = start;
-		n++;
-		if (sep == '\0')
-			return n;
-		s++;
-	}
-}
-
 /* "covers: YYYY-YYYY" after the '#' and any blanks; other comments pass. */
 static void parse_comment(struct cal_loader *ld, unsigned long line,
 			  const char *text)
@@ -169,15 +104,16 @@ static void parse_comment(struct cal_loader *ld, unsigned long line,
 	p += strspn(p, " \t");
 	if (!all_digits(p, 4) || p[4] != '-' || !all_digits(p + 5, 4) ||
 	    p[9 + strspn(p + 9, " \t")] != '\0') {
-		report(ld, line,
-		       "bad covers line '%s', expected '# covers: YYYY-YYYY'",
-		       text);
+		rulefile_error(
+		    &ld->rf, line,
+		    "bad covers line '%s', expected '# covers: YYYY-YYYY'",
+		    text);
 		return;
 	}
 	if (ld->covers_line) {
-		report(ld, line,
-		       "second covers line (the first is on line %lu)",
-		       ld->covers_line);
+		rulefile_error(&ld->rf, line,
+			       "second covers line (the first is on line %lu)",
+			       ld->covers_line);
 		return;
 	}
 	ld->covers_line = line;
@@ -185,7 +121,8 @@ static void parse_comment(struct cal_loader *ld, unsigned long line,
 	cal->to_year = digits_value(p + 5, 4);
 	cal->has_covers = true;
 	if (cal->from_year > cal->to_year)
-		report(ld, line, "covers '%.9s' ends before it starts", p);
+		rulefile_error(&ld->rf, line,
+			       "covers '%.9s' ends before it starts", p);
 }
 
 static void add_entry(struct calendar *cal, long day, bool workday,
@@ -208,22 +145,32 @@ static void add_entry(struct calendar *cal, long day, bool workday,
 static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
 {
 	char *field[CAL_FIELDS];
-	int n = split_fields(text, field, CAL_FIELDS);
+	int n = rulefile_split(text, field, CAL_FIELDS);
 	bool workday;
 	long day;
 
 	if (n < 0) {
-		report(ld, line, "unterminated or misplaced quote");
+		rulefile_error(&ld->rf, line,
+			       "unterminated or misplaced quote");
 		return;
 	}
 	if (n != CAL_FIELDS) {
-		report(ld, line, "expected 3 fields (date,kind,note), found %d",
-		       n);
+		rulefile_error(&ld->rf, line,
+			       "expected 3 fields (date,kind,note), found %d",
+			       n);
 		return;
 	}
 	if (!parse_date(field[0], &day)) {
-		report(ld, line, "bad date '%s', expected yyyy-MM-dd",
-		       field[0]);
+		rulefile_error(&ld->rf, line,
+			       "bad date '%s', expected yyyy-MM-dd", field[0]);
+		return;
+	}
+	if (day < days_from_civil(FIRST_YEAR, 1, 1) ||
+	    day > days_from_civil(LAST_YEAR, 12, 31)) {
+		rulefile_error(&ld->rf, line,
+			       "date '%s' is outside the warehouse's calendar "
+			       "(%d to %d)",
+			       field[0], FIRST_YEAR, LAST_YEAR);
 		return;
 	}
 	if (strcmp(field[1], "holiday") == 0) {
@@ -231,36 +178,25 @@ static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
 	} else if (strcmp(field[1], "workday") == 0) {
 		workday = true;
 	} else {
-		report(ld, line,
-		       "unknown kind '%s', expected 'holiday' or 'workday'",
-		       field[1]);
+		rulefile_error(
+		    &ld->rf, line,
+		    "unknown kind '%s', expected 'holiday' or 'workday'",
+		    field[1]);
 		return;
 	}
 	if (workday && !is_weekend(day)) {
-		report(ld, line, "workday '%s' is not a Saturday or Sunday",
-		       field[0]);
-		return;
-	}
-	if (!workday && is_weekend(day)) {
-		report(ld, line,
-		       "holiday '%s' falls on a weekend; list its compensatory "
-		       "weekday instead",
-		       field[0]);
+		rulefile_error(&ld->rf, line,
+			       "workday '%s' is not a Saturday or Sunday",
+			       field[0]);
 		return;
 	}
 	add_entry(ld->cal, day, workday, line, field[2]);
 }
 
-static void parse_line(struct cal_loader *ld, unsigned long line, char *text)
+static void parse_line(void *ctx, unsigned long line, char *text)
 {
-	size_t len = strlen(text);
+	struct cal_loader *ld = ctx;
 
-	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		text[--len] = '\0';
-	if (line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
-		text += 3; /* a UTF-8 byte-order mark, as spreadsheets write */
-	if (text[0] == '\0')
-		return;
 	if (text[0] == '#') {
 		parse_comment(ld, line, text + 1);
 		return;
@@ -268,10 +204,10 @@ static void parse_line(struct cal_loader *ld, unsigned long line, char *text)
 	if (!ld->seen_header) {
 		ld->seen_header = true;
 		if (strcmp(text, CAL_HEADER) != 0)
-			report(ld, line,
-			       "expected the header '" CAL_HEADER
-			       "', found '%s'",
-			       text);
+			rulefile_error(&ld->rf, line,
+				       "expected the header '" CAL_HEADER
+				       "', found '%s'",
+				       text);
 		return;
 	}
 	parse_entry(ld, line, text);
@@ -308,36 +244,26 @@ static void build_index(struct cal_loader *ld)
 		first = &cal->entries[cal->index[i - 1].entry];
 		dup = &cal->entries[cal->index[i].entry];
 		civil_from_days(dup->day, &y, &m, &d);
-		report(ld, dup->line,
-		       "duplicate date '%04d-%02d-%02d' (first on line %lu)", y,
-		       m, d, first->line);
+		rulefile_error(
+		    &ld->rf, dup->line,
+		    "duplicate date '%04d-%02d-%02d' (first on line %lu)", y, m,
+		    d, first->line);
 	}
 }
 
 struct calendar *calendar_load(const char *path, struct buf *err)
 {
-	struct cal_loader ld = {.path = path, .err = err};
-	char *text = NULL;
-	size_t text_alloc = 0;
-	unsigned long line = 0;
-	FILE *f;
+	struct cal_loader ld = {.rf = {.path = path, .err = err}};
 
-	f = fopen(path, "r");
-	if (!f) {
-		report(&ld, 0, "cannot open: %s", strerror(errno));
+	ld.cal = xcalloc(1, sizeof(*ld.cal));
+	if (rulefile_read(&ld.rf, parse_line, &ld) < 0) {
+		calendar_free(ld.cal);
 		return NULL;
 	}
-	ld.cal = xcalloc(1, sizeof(*ld.cal));
-	while (getline(&text, &text_alloc, f) != -1)
-		parse_line(&ld, ++line, text);
-	if (ferror(f))
-		report(&ld, line, "read error: %s", strerror(errno));
 	if (!ld.seen_header)
-		report(&ld, 0, "no header '" CAL_HEADER "'");
+		rulefile_error(&ld.rf, 0, "no header '" CAL_HEADER "'");
 	build_index(&ld);
-	free(text);
-	fclose(f);
-	if (ld.errors) {
+	if (ld.rf.errors) {
 		calendar_free(ld.cal);
 		return NULL;
 	}
@@ -362,6 +288,17 @@ int calendar_covers(const struct calendar *cal, int *from_year, int *to_year)
 	*from_year = cal->from_year;
 	*to_year = cal->to_year;
 	return 0;
+}
+
+char *calendar_coverage_warning(const struct calendar *cal, const char *path)
+{
+	if (!cal || cal->has_covers)
+		return NULL;
+	return xasprintf("calendar '%s' has no '# covers:' line: its %zu "
+			 "dates apply, and every other day counts Monday to "
+			 "Friday; add the line naming the years it is complete "
+			 "for",
+			 path, cal->nr);
 }
 
 static int cmp_day_key(const void *key, const void *elem)

@@ -9,16 +9,18 @@
  *	2024-04-29,holiday,Hoán đổi dịp 30/4
  *	2024-05-04,workday,"Làm bù, thứ Bảy"
  *
- * date is yyyy-MM-dd; kind is "holiday" (a weekday off) or "workday" (a
+ * date is yyyy-MM-dd; kind is "holiday" (a day off) or "workday" (a
  * Saturday or Sunday worked); note is free text, quoted if it holds a
  * comma.  Lines starting with '#' and empty lines are comments; a comment
  * "# covers: YYYY-YYYY" names the years the file is complete for.
  *
  * These are errors, all reported at once: a missing or wrong header, a
- * wrong number of fields, a bad date, an unknown kind, a date given twice,
- * a holiday on a Saturday or Sunday or a workday on Monday to Friday (such
- * a line changes nothing, so it is almost always a mistyped date), and a
- * malformed or repeated "covers" line.
+ * wrong number of fields, a bad date or one outside 2000-2100 (the span
+ * of the warehouse's calendar), an unknown kind, a date given twice, a
+ * workday on Monday to Friday (such a line changes nothing, so it is
+ * almost always a mistyped date), and a malformed or repeated "covers"
+ * line.  A holiday on a Saturday or Sunday is not an error: the law's
+ * holidays fall there some years, and the day is off either way.
  *
  * An entry applies whatever its year; outside the covered years the days
  * the file does not name are Monday to Friday, and it is the caller's job
@@ -49,6 +51,13 @@ void calendar_free(struct calendar *cal);
  * or -1 when the file has no such line.
  */
 int calendar_covers(const struct calendar *cal, int *from_year, int *to_year);
+
+/*
+ * Without a "# covers:" line no year is known to be complete, yet the
+ * file's dates apply: the warning that says so, naming path, as a string
+ * the caller frees; NULL when the file has the line.
+ */
+char *calendar_coverage_warning(const struct calendar *cal, const char *path);
 
 /* A NULL cal is the plain week: Monday to Friday. */
 bool calendar_is_workday(const struct calendar *cal, long day);

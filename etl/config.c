@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -207,6 +208,13 @@ static void free_list(char **list)
 	free(list);
 }
 
+/*
+ * strtod takes "nan", "inf" and "1e300": nan passes every comparison and
+ * would switch a guard off, and a cast to long of a value out of its range
+ * is undefined, so the value is finite and in range before any cast.
+ * LONG_MAX rounds up to 2^63 as a double, which no long holds: hence the
+ * strict bound for whole numbers.
+ */
 static int parse_number(struct parser *p, const struct key_def *k,
 			const char *value, double *out)
 {
@@ -214,14 +222,23 @@ static int parse_number(struct parser *p, const struct key_def *k,
 	errno = 0;
 	double v = strtod(value, &end);
 	bool integral = k->type != K_DOUBLE;
-	if (errno || end == value || *end || (integral && v != (double)(long)v)) {
+	if (end == value || *end) {
 		perr(p, "%s: '%s' is not %s", k->name, value,
 		     integral ? "a whole number" : "a number");
 		return -1;
 	}
-	if (v < k->min || v > k->max) {
-		perr(p, "%s: %s is out of range (%g to %g)", k->name, value,
-		     k->min, k->max);
+	if (!isfinite(v) && errno != ERANGE) {
+		perr(p, "%s: '%s' is not a finite number", k->name, value);
+		return -1;
+	}
+	if (errno == ERANGE || v < k->min || v > k->max ||
+	    (integral && (v >= (double)LONG_MAX || v < (double)LONG_MIN))) {
+		perr(p, "%s: '%s' is out of range (%.15g to %.15g)", k->name,
+		     value, k->min, k->max);
+		return -1;
+	}
+	if (integral && v != (double)(long)v) {
+		perr(p, "%s: '%s' is not a whole number", k->name, value);
 		return -1;
 	}
 	*out = v;

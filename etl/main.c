@@ -8,6 +8,7 @@
 #include "log.h"
 #include "pgload.h"
 #include "pipeline.h"
+#include "profiles.h"
 #include "report.h"
 #include "tstamp.h"
 #include "util.h"
@@ -228,8 +229,9 @@ static void warn_calendar_coverage(PGconn *conn)
 				 "outside those years every Monday to Friday counts as a working day",
 				 from, to, cf, ct);
 		else if (n >= 2)
-			log_warn(NULL, NULL, "the calendar names no covered years: "
-				 "every Monday to Friday counts as a working day");
+			log_warn(NULL, NULL, "dossiers reach %d-%d but the calendar names no "
+				 "years it covers: its dates apply, every other day counts "
+				 "Monday to Friday", from, to);
 	}
 	buf_release(&err);
 	buf_release(&out);
@@ -685,30 +687,43 @@ static int cmd_migrate(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * The calendar and profiles are read by the code the run uses, so a file
+ * that passes here cannot stop the next run.
+ */
+static int check_rules_files(const struct config *cfg)
+{
+	struct buf err;
+	buf_init(&err, 1 << 20);
+	struct calendar *cal = calendar_load(cfg->calendar, &err);
+	struct profiles *prof = profiles_load(cfg->profiles, &err);
+	char *coverage = calendar_coverage_warning(cal, cfg->calendar);
+	if (coverage)
+		fprintf(stderr, "%s\n", coverage);
+	free(coverage);
+	int n = 0;
+	for (const char *c = buf_str(&err); *c; c++)
+		n += *c == '\n';
+	if (n)
+		fprintf(stderr, "%s%d error%s in the calendar and profiles\n",
+			buf_str(&err), n, n == 1 ? "" : "s");
+	calendar_free(cal);
+	profiles_free(prof);
+	buf_release(&err);
+	return n || !cal || !prof ? -1 : 0;
+}
+
 static int cmd_check_config(struct globals *g, int argc, char **argv)
 {
 	if (argc > 1)
 		return usage_error("check-config", "unexpected argument '%s'", argv[1]);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
-	struct buf err;
-	buf_init(&err, ERR_CAP);
-	int rc = 0;
-	struct calendar *cal = calendar_load(g->cfg.calendar, &err);
-	if (!cal) {
-		fprintf(stderr, "%s\n", buf_str(&err));
-		rc = EXIT_USAGE;
-	}
-	calendar_free(cal);
-	if (access(g->cfg.profiles, R_OK) < 0) {
-		fprintf(stderr, "%s: cannot read profiles '%s'\n", g->cfg.path, g->cfg.profiles);
-		rc = EXIT_USAGE;
-	}
-	buf_release(&err);
-	if (rc == 0)
-		printf("%s: ok, %zu source%s\n", g->cfg.path, g->cfg.nsources,
-		       g->cfg.nsources == 1 ? "" : "s");
-	return rc;
+	if (check_rules_files(&g->cfg) < 0)
+		return EXIT_USAGE;
+	printf("%s: ok, %zu source%s\n", g->cfg.path, g->cfg.nsources,
+	       g->cfg.nsources == 1 ? "" : "s");
+	return 0;
 }
 
 /* ------------------------------------------------------------- status */

@@ -4,6 +4,7 @@
 #include "csvstream.h"
 #include "http.h"
 #include "log.h"
+#include "profiles.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -924,113 +925,35 @@ static int copy_calendar(PGconn *conn, const struct calendar *cal, struct buf *e
 	return rc;
 }
 
-static const char *const profile_columns[] = {
-	"profile", "criterion", "label", "metric", "target", "max_points", "note",
-};
+/* COPY text of one value; an empty note is NULL, as before the move */
+static void copy_value(struct buf *rows, const char *s, char sep)
+{
+	if (*s)
+		copy_escape(rows, s, strlen(s));
+	else
+		buf_adds(rows, "\\N");
+	buf_addc(rows, sep);
+}
 
-struct profile_reader {
-	const char *path;
+static int copy_profiles(PGconn *conn, const struct profiles *prof, struct buf *err)
+{
 	struct buf rows;
-	struct buf *err;
-	int col[ARRAY_SIZE(profile_columns)];
-	bool bad;
-};
-
-static int profile_header(struct profile_reader *p, const struct field *f, size_t n)
-{
-	for (size_t c = 0; c < ARRAY_SIZE(profile_columns); c++) {
-		p->col[c] = -1;
-		for (size_t i = 0; i < n; i++)
-			if (f[i].len == strlen(profile_columns[c]) &&
-			    !memcmp(f[i].ptr, profile_columns[c], f[i].len))
-				p->col[c] = (int)i;
-		if (p->col[c] < 0) {
-			buf_addf(p->err, "%s: missing column '%s'", p->path,
-				 profile_columns[c]);
-			p->bad = true;
-			return -1;
-		}
+	buf_init(&rows, SIZE_MAX / 2);
+	for (size_t i = 0; i < profiles_count(prof); i++) {
+		const struct criterion *cr = profiles_criterion(prof, i);
+		copy_value(&rows, cr->profile, '\t');
+		copy_value(&rows, cr->criterion, '\t');
+		copy_value(&rows, cr->label, '\t');
+		copy_value(&rows, cr->metric, '\t');
+		copy_value(&rows, cr->target, '\t');
+		copy_value(&rows, cr->max_points, '\t');
+		copy_value(&rows, cr->note, '\n');
 	}
-	return 0;
-}
-
-static bool is_number(const char *s, size_t len)
-{
-	char tmp[64], *end;
-	if (len == 0 || len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	double v = strtod(tmp, &end);
-	return *end == '\0' && v >= 0;
-}
-
-static int profile_record(void *ctx, long record_no, const struct field *f, size_t n)
-{
-	struct profile_reader *p = ctx;
-	if (record_no == 0)
-		return profile_header(p, f, n);
-	for (size_t c = 0; c < ARRAY_SIZE(profile_columns); c++) {
-		const struct field *v = (size_t)p->col[c] < n ? &f[p->col[c]] : NULL;
-		bool numeric = c == 4 || c == 5;
-		if ((!v || !v->len) && c != 6) {
-			buf_addf(p->err, "%s: record %ld: '%s' is empty", p->path,
-				 record_no + 1, profile_columns[c]);
-			p->bad = true;
-			return -1;
-		}
-		if (numeric && !is_number(v->ptr, v->len)) {
-			buf_addf(p->err, "%s: record %ld: '%s' is not a number ≥ 0",
-				 p->path, record_no + 1, profile_columns[c]);
-			p->bad = true;
-			return -1;
-		}
-		if (c)
-			buf_addc(&p->rows, '\t');
-		if (v && v->len)
-			copy_escape(&p->rows, v->ptr, v->len);
-		else
-			buf_adds(&p->rows, "\\N");
-	}
-	buf_addc(&p->rows, '\n');
-	return 0;
-}
-
-static int read_profiles(const char *path, struct buf *rows, struct buf *err)
-{
-	struct profile_reader p = { .path = path, .err = err };
-	p.rows = *rows;
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		buf_addf(err, "cannot open profiles '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	struct csvstream *cs = csvstream_new(MAX_RECORD, 0, profile_record, &p);
-	char chunk[8192];
-	size_t n;
 	int rc = 0;
-	while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = csvstream_feed(cs, chunk, n);
-	if (rc == 0)
-		rc = csvstream_finish(cs);
-	if (rc != 0 && !p.bad)
-		buf_addf(err, "%s: %s", path, csvstream_error(cs));
-	csvstream_free(cs);
-	fclose(f);
-	*rows = p.rows;
-	return rc == 0 ? 0 : -1;
-}
-
-static int copy_profiles(PGconn *conn, const char *path, struct buf *err)
-{
-	struct buf rows;
-	buf_init(&rows, 16 * 1024 * 1024);
-	int rc = read_profiles(path, &rows, err);
-	if (rc == 0 &&
-	    (pg_copy_begin(conn, "COPY stg_profile (profile, criterion, label, metric,"
-				 " target, max_points, note) FROM STDIN", err) < 0 ||
-	     pg_copy_put(conn, rows.data, rows.len, err) < 0 ||
-	     pg_copy_end(conn, NULL, err) < 0))
+	if (pg_copy_begin(conn, "COPY stg_profile (profile, criterion, label, metric,"
+			  " target, max_points, note) FROM STDIN", err) < 0 ||
+	    pg_copy_put(conn, rows.data, rows.len, err) < 0 ||
+	    pg_copy_end(conn, NULL, err) < 0)
 		rc = -1;
 	buf_release(&rows);
 	return rc;
@@ -1039,26 +962,34 @@ static int copy_profiles(PGconn *conn, const char *path, struct buf *err)
 int pipeline_apply_rules(struct app *app, PGconn *conn, bool force, struct buf *err)
 {
 	const struct config *cfg = app->cfg;
+	/* both files' errors at once, before the warehouse sees either */
 	struct calendar *cal = calendar_load(cfg->calendar, err);
-	if (!cal)
+	struct profiles *prof = profiles_load(cfg->profiles, err);
+	if (!cal || !prof) {
+		calendar_free(cal);
+		profiles_free(prof);
 		return -1;
+	}
 	int from = 0, to = 0;
-	if (calendar_covers(cal, &from, &to) != 0)
-		log_warn(NULL, NULL, "calendar '%s' has no '# covers:' line: every year is Monday to Friday",
-			 cfg->calendar);
+	char *coverage = calendar_coverage_warning(cal, cfg->calendar);
+	if (coverage)
+		log_warn(NULL, NULL, "%s", coverage);
+	free(coverage);
 	char close[16], cf[16], ct[16];
 	snprintf(close, sizeof(close), "%02d:%02d", cfg->office_close / 60,
 		 cfg->office_close % 60);
+	/* no covers line: NULL years, not a span "0-0" to warn about later */
+	bool covers = calendar_covers(cal, &from, &to) == 0;
 	snprintf(cf, sizeof(cf), "%d", from);
 	snprintf(ct, sizeof(ct), "%d", to);
-	const char *params[] = { close, cf, ct };
+	const char *params[] = { close, covers ? cf : NULL, covers ? ct : NULL };
 	const char *as_of[] = { app->as_of };
 	struct buf changed;
 	buf_init(&changed, 16);
 	int rc = -1;
 	if (pg_exec(conn, "BEGIN", 0, NULL, err) < 0 ||
 	    pg_exec(conn, "SELECT etl.create_rule_staging()", 0, NULL, err) < 0 ||
-	    copy_calendar(conn, cal, err) < 0 || copy_profiles(conn, cfg->profiles, err) < 0 ||
+	    copy_calendar(conn, cal, err) < 0 || copy_profiles(conn, prof, err) < 0 ||
 	    pg_query_value(conn, "SELECT etl.apply_rules($1::time, $2::int, $3::int)",
 			   3, params, &changed, err) < 0)
 		goto out;
@@ -1078,5 +1009,6 @@ out:
 	}
 	buf_release(&changed);
 	calendar_free(cal);
+	profiles_free(prof);
 	return rc;
 }

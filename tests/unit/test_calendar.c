@@ -174,6 +174,69 @@ static void test_null_and_plain(void)
 	buf_release(&err);
 }
 
+/*
+ * rules.md allows a holiday on a weekend (30 April 2022 was a Saturday):
+ * the day was off anyway, so it changes no count, and it stops no load.
+ */
+static void test_weekend_holiday(void)
+{
+	struct buf err;
+	struct calendar *cal;
+
+	buf_init(&err, 4096);
+	cal = load_text("# covers: 2022-2022\n"
+			"date,kind,note\n"
+			"2022-04-30,holiday,Ngày Chiến thắng (thứ Bảy)\n"
+			"2022-05-01,holiday,Quốc tế Lao động (Chủ nhật)\n"
+			"2022-05-02,holiday,Nghỉ bù\n"
+			"2022-05-03,holiday,Nghỉ bù\n",
+			&err, NULL);
+	CHECK(cal != NULL);
+	CHECK_STR(buf_str(&err), "");
+	if (cal) {
+		CHECK_INT(calendar_entry_count(cal), 4);
+		CHECK(!calendar_is_workday(cal, D(2022, 4, 30)));
+		CHECK(!calendar_is_workday(cal, D(2022, 5, 1)));
+		/* Friday 29 April + 1: past the weekend and both days off */
+		CHECK_INT(calendar_workday_add(cal, D(2022, 4, 29), 1),
+			  D(2022, 5, 4));
+		CHECK_INT(calendar_workday_add(cal, D(2022, 4, 28), 2),
+			  D(2022, 5, 4));
+	}
+	calendar_free(cal);
+	buf_release(&err);
+}
+
+/* The warning without a covers line says the file's dates still apply. */
+static void test_coverage_warning(void)
+{
+	struct buf err;
+	struct calendar *cal;
+	char *warning;
+
+	buf_init(&err, 4096);
+	cal = load_text("date,kind,note\n"
+			"2024-04-29,holiday,x\n"
+			"2024-05-04,workday,y\n",
+			&err, NULL);
+	CHECK(cal != NULL);
+	warning = calendar_coverage_warning(cal, "cal.csv");
+	CHECK_STR(warning, "calendar 'cal.csv' has no '# covers:' line: its 2 "
+			   "dates apply, and every other day counts Monday to "
+			   "Friday; add the line naming the years it is "
+			   "complete for");
+	CHECK(!calendar_is_workday(cal, D(2024, 4, 29)));
+	CHECK(calendar_is_workday(cal, D(2024, 5, 4)));
+	free(warning);
+	calendar_free(cal);
+
+	cal = load_text(cal_2024, &err, NULL);
+	CHECK(calendar_coverage_warning(cal, "cal.csv") == NULL);
+	calendar_free(cal);
+	CHECK(calendar_coverage_warning(NULL, "cal.csv") == NULL);
+	buf_release(&err);
+}
+
 /* Expect the load to fail with exactly want (with "P" standing for the path).
  */
 static void check_errors(const char *text, const char *want)
@@ -214,9 +277,10 @@ static void test_errors(void)
 	    "2024-05-08,holiday,a,b\n"
 	    "2024-05-09,holiday,\"open\n"
 	    "2024-05-10,holiday,ok\n"
-	    "2024-05-11,holiday,Saturday\n"
+	    "1999-12-31,holiday,before\n"
 	    "2024-05-13,workday,Monday\n"
-	    "2024-05-10,holiday,again\n",
+	    "2024-05-10,holiday,again\n"
+	    "2101-01-03,holiday,after\n",
 	    "P:3: bad date '2024-13-01', expected yyyy-MM-dd\n"
 	    "P:4: bad date '2024-02-30', expected yyyy-MM-dd\n"
 	    "P:5: bad date '24-05-06', expected yyyy-MM-dd\n"
@@ -224,9 +288,11 @@ static void test_errors(void)
 	    "P:7: expected 3 fields (date,kind,note), found 2\n"
 	    "P:8: expected 3 fields (date,kind,note), found 4\n"
 	    "P:9: unterminated or misplaced quote\n"
-	    "P:11: holiday '2024-05-11' falls on a weekend; list its "
-	    "compensatory weekday instead\n"
+	    "P:11: date '1999-12-31' is outside the warehouse's calendar "
+	    "(2000 to 2100)\n"
 	    "P:12: workday '2024-05-13' is not a Saturday or Sunday\n"
+	    "P:14: date '2101-01-03' is outside the warehouse's calendar "
+	    "(2000 to 2100)\n"
 	    "P:13: duplicate date '2024-05-10' (first on line 10)\n");
 
 	check_errors("# covers: 2019-2026 \n"
@@ -285,6 +351,29 @@ static void check_shipped_entries(const struct calendar *cal, int from, int to)
 	}
 }
 
+/*
+ * Công văn 8726/VPCP-KGVX: Tết Ất Tỵ's five days off were Monday 27 to
+ * Friday 31 January with no swap (Saturday 15 February was not worked);
+ * the year's one make-up Saturday was 26 April, for Friday 2 May.
+ */
+static void check_shipped_2025(const struct calendar *cal)
+{
+	int workdays = 0;
+
+	for (long day = D(2025, 1, 27); day <= D(2025, 1, 31); day++)
+		CHECK(!calendar_is_workday(cal, day));
+	CHECK(!calendar_is_workday(cal, D(2025, 2, 15)));
+	CHECK(calendar_is_workday(cal, D(2025, 4, 26)));
+	CHECK(!calendar_is_workday(cal, D(2025, 5, 2)));
+	for (long day = D(2025, 1, 1); day <= D(2025, 12, 31); day++)
+		workdays += calendar_is_workday(cal, day) &&
+			    weekday_from_days(day) % 6 == 0;
+	CHECK_INT(workdays, 1);
+	/* received Friday 24 January, N = 1: the next working day is 3 Feb */
+	CHECK_INT(calendar_workday_add(cal, D(2025, 1, 24), 1), D(2025, 2, 3));
+	CHECK_INT(calendar_workday_add(cal, D(2025, 2, 14), 1), D(2025, 2, 17));
+}
+
 static void test_shipped(void)
 {
 	/* the lunar new year's day (mùng 1 Tết) of each covered year */
@@ -317,6 +406,7 @@ static void test_shipped(void)
 		CHECK(calendar_workday_add(cal, day - 3, 1) > day);
 	}
 	test_worked_examples(cal);
+	check_shipped_2025(cal);
 	calendar_free(cal);
 	buf_release(&err);
 }
@@ -326,6 +416,8 @@ int main(void)
 	test_small_calendar();
 	test_null_and_plain();
 	test_errors();
+	test_weekend_holiday();
+	test_coverage_warning();
 	test_shipped();
 	TEST_REPORT();
 }

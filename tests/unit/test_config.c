@@ -150,6 +150,72 @@ static void test_file_modes(void)
 	buf_release(&warns);
 }
 
+/* errs is exactly want, with each "PATH" standing for path */
+static void check_errors(const struct buf *errs, const char *path,
+			 const char *want)
+{
+	struct buf expect;
+	buf_init(&expect, 1 << 16);
+	for (const char *p = want; *p; p++) {
+		if (!strncmp(p, "PATH", 4)) {
+			buf_adds(&expect, path);
+			p += 3;
+		} else {
+			buf_addc(&expect, *p);
+		}
+	}
+	CHECK_STR(buf_str(errs), buf_str(&expect));
+	buf_release(&expect);
+}
+
+/*
+ * nan passes every comparison (it switched the reject guard off), and a
+ * cast to long of 1e300 is undefined: every such value is refused, with
+ * its line and the value quoted, before any cast.
+ */
+static void test_hostile_numbers(void)
+{
+	struct config cfg;
+	struct buf errs, warns;
+	const char *path = write_file("numbers.conf",
+		"[extract]\n"
+		"max_reject_pct = nan\n"          /* line 2 */
+		"max_reject_pct = inf\n"          /* line 3 */
+		"max_reject_pct = -nan\n"         /* line 4 */
+		"lookback = 1e300\n"              /* line 5 */
+		"min_rejects = 9223372036854775807\n" /* line 6: 2^63 as a double */
+		"min_rejects = 1e400\n"           /* line 7 */
+		"parallel = -infinity\n"          /* line 8 */
+		"parallel = 2.5\n"                /* line 9 */
+		"parallel = 100\n"                /* line 10 */
+		"min_rejects = 9223372036854774784\n" /* line 11: the largest below */
+		"max_reject_pct = 2.5\n"          /* line 12 */
+		"[source s]\n"
+		"url = http://127.0.0.1:9\n"
+		"retry_delay = NAN\n",            /* line 15 */
+		0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 10);
+	check_errors(&errs, path,
+		  "PATH:2: max_reject_pct: 'nan' is not a finite number\n"
+		  "PATH:3: max_reject_pct: 'inf' is not a finite number\n"
+		  "PATH:4: max_reject_pct: '-nan' is not a finite number\n"
+		  "PATH:5: lookback: '1e300' is out of range (0 to 31622400)\n"
+		  "PATH:6: min_rejects: '9223372036854775807' is out of range "
+		  "(0 to 9.22337203685478e+18)\n"
+		  "PATH:7: min_rejects: '1e400' is out of range "
+		  "(0 to 9.22337203685478e+18)\n"
+		  "PATH:8: parallel: '-infinity' is not a finite number\n"
+		  "PATH:9: parallel: '2.5' is not a whole number\n"
+		  "PATH:10: parallel: '100' is out of range (1 to 64)\n"
+		  "PATH:15: retry_delay: 'NAN' is not a finite number\n");
+	CHECK_INT(cfg.min_rejects, 9223372036854774784L);
+	CHECK(cfg.max_reject_pct == 2.5);
+	CHECK_INT(cfg.lookback, 3600);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+}
+
 int main(void)
 {
 	umask(0);
@@ -159,6 +225,7 @@ int main(void)
 	test_three_mistakes();
 	test_source_problems();
 	test_file_modes();
+	test_hostile_numbers();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

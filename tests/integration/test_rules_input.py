@@ -1,0 +1,162 @@
+"""Hostile rules input (issue 14, items 10 and 11): what check-config
+accepts, the next run accepts; configuration numbers that would switch a
+guard off or overflow a cast are refused; calendar edges that rules.md
+allows are accepted."""
+import os
+import re
+
+import harness
+from common import ok
+
+ROOT = harness.ROOT
+SHIPPED_CALENDAR = f"{ROOT}/config/calendar-vn.csv"
+SHIPPED_PROFILES = f"{ROOT}/config/profiles.csv"
+PROFILE_HEADER = "profile,criterion,label,metric,target,max_points,note\n"
+
+
+def _write(ctx, name, text, mode=0o600):
+    path = os.path.join(ctx.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def _config(ctx, url="http://127.0.0.1:9", calendar=SHIPPED_CALENDAR,
+            profiles=SHIPPED_PROFILES, extract="", name="etl.conf"):
+    return _write(ctx, name,
+                  "[warehouse]\n"
+                  f"dsn = {ctx.dsn}\n"
+                  "[rules]\n"
+                  f"calendar = {calendar}\n"
+                  f"profiles = {profiles}\n"
+                  "[extract]\n"
+                  f"{extract}"
+                  "[source sim]\n"
+                  f"url = {url}\n"
+                  "page_size = 1000\n")
+
+
+def _bad_profiles(ctx):
+    return _write(ctx, "profiles.csv",
+                  PROFILE_HEADER +
+                  "p,1,Đúng hạn,ontime_rate,100,20,\n"
+                  "p,2,Typo,ontime,100,20,\n"            # line 3
+                  "p,3,Letters,online_rate,abc,5,\n"     # line 4
+                  "p,1,Again,online_rate,50,5,\n")       # line 5
+
+
+def test_check_config_refuses_what_the_run_refuses(ctx):
+    profiles = _bad_profiles(ctx)
+    conf = _config(ctx, profiles=profiles)
+    r = ctx.etl(conf, "check-config")
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    err = r.stderr
+    assert f"{profiles}:3: unknown metric 'ontime'" in err, err
+    assert f"{profiles}:4: target: 'abc' is not a number >= 0" in err, err
+    assert f"{profiles}:5: criterion '1' of profile 'p' is given twice (first on line 2)" \
+        in err, err
+    assert "3 errors in the calendar and profiles" in err, err
+    assert "ok" not in r.stdout, r.stdout
+    # the run refuses the same file, the same way, before it touches data
+    r = ctx.etl(conf, "rescore")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"{profiles}:3: unknown metric 'ontime'" in r.stderr, r.stderr
+
+
+def test_check_config_reads_the_calendar_too(ctx):
+    calendar = _write(ctx, "calendar.csv",
+                      "# covers: 2024-2024\n"
+                      "date,kind,note\n"
+                      "2024-02-30,holiday,x\n")
+    profiles = _bad_profiles(ctx)
+    r = ctx.etl(_config(ctx, calendar=calendar, profiles=profiles), "check-config")
+    assert r.returncode == 2, r
+    # both files' errors in one go
+    assert f"{calendar}:3: bad date '2024-02-30'" in r.stderr, r.stderr
+    assert f"{profiles}:3: unknown metric" in r.stderr, r.stderr
+    assert "4 errors in the calendar and profiles" in r.stderr, r.stderr
+
+
+def test_metric_list_is_the_warehouses(ctx):
+    """The C reader's list and dw.metric_names() of the migrated warehouse
+    are one list: the binary names its list in the unknown-metric error."""
+    r = ctx.etl(_config(ctx, profiles=_bad_profiles(ctx)), "check-config")
+    m = re.search(r"metric is one of ([a-z0-9_, ]+)\)", r.stderr)
+    assert m, r.stderr
+    binary = m.group(1).split(", ")
+    warehouse = ctx.sql("SELECT array_to_string(dw.metric_names(), ',')").strip().split(",")
+    assert binary == warehouse, (binary, warehouse)
+
+
+def test_non_finite_and_huge_numbers_are_refused(ctx):
+    """max_reject_pct = nan used to pass and switch the reject guard off;
+    1e300 reached a cast to long."""
+    conf = _config(ctx, extract="max_reject_pct = nan\n"      # line 7
+                                "lookback = 1e300\n"          # line 8
+                                "min_rejects = inf\n")        # line 9
+    for cmd in ("check-config", "run"):
+        r = ctx.etl(conf, cmd)
+        assert r.returncode == 2, (cmd, r.returncode, r.stderr)
+        assert f"{conf}:7: max_reject_pct: 'nan' is not a finite number" in r.stderr, r.stderr
+        assert f"{conf}:8: lookback: '1e300' is out of range (0 to 31622400)" in r.stderr, \
+            r.stderr
+        assert f"{conf}:9: min_rejects: 'inf' is not a finite number" in r.stderr, r.stderr
+        assert "3 errors" in r.stderr, r.stderr
+
+
+def _shipped_calendar_text():
+    with open(SHIPPED_CALENDAR) as f:
+        return f.read()
+
+
+def _due_dates(ctx):
+    return ctx.rows("SELECT ma_ho_so, legal_due_date FROM mart.dossier"
+                    " WHERE legal_due_date IS NOT NULL ORDER BY ma_ho_so COLLATE \"C\"")
+
+
+def test_a_holiday_on_a_weekend_is_accepted_and_changes_nothing(ctx):
+    """rules.md lets a holiday fall on a Saturday (1 May 2021 did); the
+    reader refused it and stopped every writing command.  The day was off
+    anyway: no legal due date moves."""
+    sim = ctx.sim(seed=21, dossiers=300)
+    ok(ctx.etl(_config(ctx, url=sim.url), "run"))
+    before = _due_dates(ctx)
+    assert len(before) > 100, len(before)
+    calendar = _write(ctx, "calendar.csv", _shipped_calendar_text() +
+                      "2021-05-01,holiday,Quốc tế Lao động (thứ Bảy)\n"
+                      "2021-05-02,holiday,a Sunday named too\n")
+    conf = _config(ctx, url=sim.url, calendar=calendar, name="weekend.conf")
+    r = ok(ctx.etl(conf, "check-config"), "check-config")
+    assert "ok" in r.stdout, r.stdout
+    r = ok(ctx.etl(conf, "run"))
+    assert "calendar, profiles or office_close changed" in r.stderr, r.stderr[-2000:]
+    assert ctx.rows("SELECT is_workday FROM dw.calendar WHERE day = '2021-05-01'") == [["f"]]
+    assert _due_dates(ctx) == before
+    ok(ctx.etl(conf, "rescore"), "rescore")
+    assert _due_dates(ctx) == before
+
+
+def test_missing_covers_line_warning_says_what_is_true(ctx):
+    """Without '# covers:' the file's dates still apply; the warnings said
+    'every year is Monday to Friday' and 'the calendar covers 0-0'."""
+    text = _shipped_calendar_text()
+    assert "# covers: 2019-2026\n" in text
+    text = text.replace("# covers: 2019-2026\n", "")
+    dates = sum(1 for line in text.splitlines() if line[:2] == "20")
+    calendar = _write(ctx, "calendar.csv", text)
+    sim = ctx.sim(seed=22, dossiers=100)
+    conf = _config(ctx, url=sim.url, calendar=calendar)
+    want = (f"calendar '{calendar}' has no '# covers:' line: its {dates} dates apply,"
+            " and every other day counts Monday to Friday")
+    r = ok(ctx.etl(conf, "check-config"), "check-config")
+    assert want in r.stderr, r.stderr
+    r = ok(ctx.etl(conf, "run"))
+    assert want in r.stderr, r.stderr[-3000:]
+    assert re.search(r"dossiers reach 2021-20\d\d but the calendar names no years it covers: "
+                     "its dates apply", r.stderr), r.stderr[-3000:]
+    assert "0-0" not in r.stderr and "every year is Monday to Friday" not in r.stderr, \
+        r.stderr[-3000:]
+    assert ctx.rows("SELECT covers_from IS NULL AND covers_to IS NULL FROM dw.state") == [["t"]]
+    # the file's rows apply: 1 January 2021 (a Friday) is off
+    assert ctx.rows("SELECT is_workday FROM dw.calendar WHERE day = '2021-01-01'") == [["f"]]
