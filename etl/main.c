@@ -9,6 +9,7 @@
 #include "pgload.h"
 #include "pipeline.h"
 #include "report.h"
+#include "term.h"
 #include "tstamp.h"
 #include "util.h"
 
@@ -731,20 +732,36 @@ static size_t utf8_char_width(const unsigned char *p, size_t *len)
 	return 1;
 }
 
-static size_t text_width(const char *s)
+/*
+ * Warehouse text as a terminal may show it (term.h), in b; the caller
+ * releases b.  Room for the longest escape of every byte.
+ */
+static const char *shown(struct buf *b, const char *s)
 {
+	buf_init(b, 4 * strlen(s) + 1);
+	term_clean(b, s);
+	return buf_str(b);
+}
+
+/* The columns s takes once shown. */
+static size_t text_width(const char *raw)
+{
+	struct buf b;
 	size_t w = 0, len;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p += len)
+	for (const unsigned char *p = (const unsigned char *)shown(&b, raw); *p; p += len)
 		w += utf8_char_width(p, &len);
+	buf_release(&b);
 	return w;
 }
 
 /*
- * Append s to b in at most `width` columns, every control character as a
- * space, and "…" where it had to be cut.  Returns the columns used.
+ * Append s, shown, to b in at most `width` columns, and "…" where it had
+ * to be cut.  Returns the columns used.
  */
-static size_t fit_text(struct buf *b, const char *s, size_t width)
+static size_t fit_text(struct buf *b, const char *raw, size_t width)
 {
+	struct buf clean;
+	const char *s = shown(&clean, raw);
 	size_t total = text_width(s), used = 0, len;
 	bool cut = total > width;
 	size_t room = cut ? (width ? width - 1 : 0) : width;
@@ -752,12 +769,10 @@ static size_t fit_text(struct buf *b, const char *s, size_t width)
 		size_t w = utf8_char_width(p, &len);
 		if (used + w > room)
 			break;
-		if (*p < 0x20 || *p == 0x7f)
-			buf_addc(b, ' ');
-		else
-			buf_add(b, p, len);
+		buf_add(b, p, len);
 		used += w;
 	}
+	buf_release(&clean);
 	if (cut && width) {
 		buf_adds(b, "…");
 		used++;
@@ -869,10 +884,11 @@ static const char STATUS_PROBLEMS[] =
  * Print text word-wrapped after `indent`, in at most `max_lines` lines of
  * STATUS_WIDTH columns; the last one cut with "…" if need be.
  */
-static void print_wrapped(const char *indent, const char *text, int max_lines)
+static void print_wrapped(const char *indent, const char *raw, int max_lines)
 {
 	size_t room = STATUS_WIDTH - strlen(indent);
-	const char *p = text;
+	struct buf text;
+	const char *p = shown(&text, raw);
 	for (int n = 0; n < max_lines && *p; n++) {
 		while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
 			p++;
@@ -895,6 +911,7 @@ static void print_wrapped(const char *indent, const char *text, int max_lines)
 		free(piece);
 		p += len;
 	}
+	buf_release(&text);
 }
 
 static void print_problem(PGresult *res, int t)
