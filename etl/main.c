@@ -107,20 +107,68 @@ static PGconn *connect_warehouse(struct globals *g, bool check_version)
 	return conn;
 }
 
-/* Take the writers' lock; 0, or an exit code. */
-static int take_lock(PGconn *conn, bool no_wait)
+/*
+ * A reader (status, score, report): connected like the others, with
+ * statement_timeout so that a BI command stuck behind a lock or a
+ * runaway query ends (exit 3) instead of hanging a terminal or a cron.
+ */
+static PGconn *connect_reader(struct globals *g)
+{
+	PGconn *conn = connect_warehouse(g, true);
+	struct buf err;
+	buf_init(&err, ERR_CAP);
+	if (conn && pg_set_timeout(conn, "statement_timeout", g->cfg.statement_timeout, &err) < 0) {
+		log_error(NULL, NULL, "%s", buf_str(&err));
+		pg_close(conn);
+		conn = NULL;
+	}
+	buf_release(&err);
+	return conn;
+}
+
+/* Why a writer gave up on the lock, and who holds it. */
+static void log_lock_holder(PGconn *conn, const char *why)
+{
+	struct buf holder, err;
+	buf_init(&holder, ERR_CAP);
+	buf_init(&err, ERR_CAP);
+	if (pg_lock_holder(conn, &holder, &err) < 0)
+		log_error(NULL, NULL, "%s (who: %s)", why, buf_str(&err));
+	else
+		log_error(NULL, NULL, "%s: held by %s", why, buf_str(&holder));
+	buf_release(&holder);
+	buf_release(&err);
+}
+
+/*
+ * Take the writers' lock: at once with --no-wait or lock_wait = 0, else
+ * waiting at most lock_wait seconds, so that stuck runs do not pile up
+ * behind each other night after night.  0, or an exit code.
+ */
+static int take_lock(PGconn *conn, long lock_wait, bool no_wait)
 {
 	struct buf err;
 	buf_init(&err, ERR_CAP);
-	int rc = pg_lock_writers(conn, false, &err);
-	if (rc == 1 && !no_wait) {
-		log_info(NULL, NULL, "another run holds the lock; waiting for it");
-		rc = pg_lock_writers(conn, true, &err);
+	int rc = pg_lock_writers(conn, 0, &err);
+	bool waited = false;
+	if (rc == 1 && !no_wait && lock_wait > 0) {
+		log_info(NULL, NULL, "another run holds the lock; waiting for it (lock_wait: at most %ld s)",
+			 lock_wait);
+		rc = pg_lock_writers(conn, lock_wait, &err);
+		waited = true;
 	}
-	if (rc == 1)
-		log_error(NULL, NULL, "another run holds the lock (--no-wait)");
-	else if (rc < 0)
+	char why[128];
+	if (rc == 1) {
+		if (waited)
+			snprintf(why, sizeof(why), "another run still holds the lock after %ld s (lock_wait)",
+				 lock_wait);
+		else
+			snprintf(why, sizeof(why), "another run holds the lock (%s)",
+				 no_wait ? "--no-wait" : "lock_wait = 0");
+		log_lock_holder(conn, why);
+	} else if (rc < 0) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
+	}
 	buf_release(&err);
 	return rc == 0 ? 0 : rc == 1 ? EXIT_LOCKED : EXIT_WAREHOUSE;
 }
@@ -184,7 +232,7 @@ static int writer_begin(struct globals *g, bool no_wait, bool force_rescore,
 	*conn = connect_warehouse(g, true);
 	if (!*conn)
 		return EXIT_WAREHOUSE;
-	int rc = take_lock(*conn, no_wait);
+	int rc = take_lock(*conn, g->cfg.lock_wait, no_wait);
 	if (rc)
 		return rc;
 	if (start_batch(*conn, app, g) < 0)
@@ -672,7 +720,7 @@ static int cmd_migrate(struct globals *g, int argc, char **argv)
 	PGconn *conn = connect_warehouse(g, false);
 	if (!conn)
 		return EXIT_WAREHOUSE;
-	int rc = take_lock(conn, false);
+	int rc = take_lock(conn, g->cfg.lock_wait, false);
 	struct buf err;
 	buf_init(&err, ERR_CAP);
 	if (rc == 0 && (pg_migrate(conn, &err) < 0 || mark_interrupted(conn, &err) < 0)) {
@@ -1021,7 +1069,7 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 		return usage_error("status", "unexpected argument '%s'", argv[optind]);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
-	PGconn *conn = connect_warehouse(g, true);
+	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
 	struct buf err;
@@ -1084,7 +1132,7 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 		return usage_error("score", "--period: '%s' is not 2021, 2021-Q1 or 2021-03", req.period);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
-	PGconn *conn = connect_warehouse(g, true);
+	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
 	int rc = report_score(conn, &req, stdout) < 0 ? EXIT_WAREHOUSE : 0;
@@ -1118,7 +1166,7 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 		return usage_error("report", "--period: '%s' is not 2021, 2021-Q1 or 2021-03", req.period);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
-	PGconn *conn = connect_warehouse(g, true);
+	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
 	int rc = report_html(conn, &req, out) < 0 ? EXIT_WAREHOUSE : 0;
@@ -1176,7 +1224,7 @@ static void print_usage(FILE *out)
 	fprintf(out, "\nThe configuration is -c FILE, else $ONESTOP_ETL_CONFIG, else\n"
 		     "/etc/onestop-etl/onestop-etl.conf. Exit codes: 0 success, 1 a source failed,\n"
 		     "2 usage or configuration error, 3 warehouse unreachable or wrong schema\n"
-		     "version, 4 another run holds the lock (--no-wait).\n");
+		     "version, 4 another run holds the lock (--no-wait, or lock_wait passed).\n");
 }
 
 int main(int argc, char **argv)
