@@ -40,6 +40,8 @@ struct key_def {
 
 static const struct key_def keys[] = {
 	{ SEC_WAREHOUSE, "dsn", K_STRING, CFG(dsn), 0, 0 },
+	{ SEC_WAREHOUSE, "lock_wait", K_LONG, CFG(lock_wait), 0, 7 * 86400 },
+	{ SEC_WAREHOUSE, "statement_timeout", K_LONG, CFG(statement_timeout), 0, 86400 },
 	{ SEC_RULES, "calendar", K_PATH, CFG(calendar), 0, 0 },
 	{ SEC_RULES, "profiles", K_PATH, CFG(profiles), 0, 0 },
 	{ SEC_RULES, "office_close", K_TIME, CFG(office_close), 0, 0 },
@@ -122,6 +124,8 @@ static void config_defaults(struct config *cfg)
 	cfg->calendar = xstrdup(DATADIR "/calendar-vn.csv");
 	cfg->profiles = xstrdup(DATADIR "/profiles.csv");
 	cfg->office_close = 17 * 60;
+	cfg->lock_wait = 6 * 3600;
+	cfg->statement_timeout = 60;
 	cfg->lookback = 3600;
 	cfg->max_reject_pct = 5;
 	cfg->min_rejects = 10;

@@ -32,6 +32,8 @@ struct source_cfg {
 struct config {
 	char *path;
 	char *dsn; /* NULL: libpq takes the PG* environment */
+	long lock_wait;		/* seconds a writer waits for the lock; 0: none */
+	long statement_timeout; /* seconds a reader's query may take; 0: no limit */
 	char *calendar;
 	char *profiles;
 	int office_close; /* minutes after midnight */

@@ -1,4 +1,5 @@
 #include "log.h"
+#include "term.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -68,31 +69,43 @@ void log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
+/*
+ * Messages quote values from sources and the warehouse: shown through
+ * term_clean, a newline in one cannot forge a log line nor an escape
+ * sequence drive the terminal.  A line stops at LINE_CAP bytes.
+ */
+#define LINE_CAP 4096
+
 static void log_vmsg(enum log_level level, const char *source,
 		     const char *entity, const char *fmt, va_list ap)
 {
-	char line[4096];
+	char msg[LINE_CAP];
 	char stamp[32];
 	struct timeval tv;
 	struct tm tm;
+	struct buf line;
 
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	int n = snprintf(line, sizeof(line), "%s.%03d %s %s %s ", stamp,
-			 (int)(tv.tv_usec / 1000), level_names[level],
-			 source ? source : "-", entity ? entity : "-");
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	size_t len = strnlen(line, sizeof(line) - 2);
-	line[len++] = '\n';
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	buf_init(&line, LINE_CAP);
+	buf_addf(&line, "%s.%03d %s ", stamp, (int)(tv.tv_usec / 1000),
+		 level_names[level]);
+	term_clean(&line, source ? source : "-");
+	buf_addc(&line, ' ');
+	term_clean(&line, entity ? entity : "-");
+	buf_addc(&line, ' ');
+	term_clean(&line, msg);
+	char out[LINE_CAP + 1];
+	memcpy(out, buf_str(&line), line.len);
+	out[line.len] = '\n';
 	/* one write per line, so threads never interleave within a line */
 	pthread_mutex_lock(&progress_lock);
 	progress_clear();
-	fwrite(line, 1, len, stderr);
+	fwrite(out, 1, line.len + 1, stderr);
 	pthread_mutex_unlock(&progress_lock);
+	buf_release(&line);
 }
 
 void log_msg(enum log_level level, const char *source, const char *entity,

@@ -10,6 +10,7 @@
 #include "pipeline.h"
 #include "profiles.h"
 #include "report.h"
+#include "term.h"
 #include "tstamp.h"
 #include "util.h"
 
@@ -107,20 +108,68 @@ static PGconn *connect_warehouse(struct globals *g, bool check_version)
 	return conn;
 }
 
-/* Take the writers' lock; 0, or an exit code. */
-static int take_lock(PGconn *conn, bool no_wait)
+/*
+ * A reader (status, score, report): connected like the others, with
+ * statement_timeout so that a BI command stuck behind a lock or a
+ * runaway query ends (exit 3) instead of hanging a terminal or a cron.
+ */
+static PGconn *connect_reader(struct globals *g)
+{
+	PGconn *conn = connect_warehouse(g, true);
+	struct buf err;
+	buf_init(&err, ERR_CAP);
+	if (conn && pg_set_timeout(conn, "statement_timeout", g->cfg.statement_timeout, &err) < 0) {
+		log_error(NULL, NULL, "%s", buf_str(&err));
+		pg_close(conn);
+		conn = NULL;
+	}
+	buf_release(&err);
+	return conn;
+}
+
+/* Why a writer gave up on the lock, and who holds it. */
+static void log_lock_holder(PGconn *conn, const char *why)
+{
+	struct buf holder, err;
+	buf_init(&holder, ERR_CAP);
+	buf_init(&err, ERR_CAP);
+	if (pg_lock_holder(conn, &holder, &err) < 0)
+		log_error(NULL, NULL, "%s (who: %s)", why, buf_str(&err));
+	else
+		log_error(NULL, NULL, "%s: held by %s", why, buf_str(&holder));
+	buf_release(&holder);
+	buf_release(&err);
+}
+
+/*
+ * Take the writers' lock: at once with --no-wait or lock_wait = 0, else
+ * waiting at most lock_wait seconds, so that stuck runs do not pile up
+ * behind each other night after night.  0, or an exit code.
+ */
+static int take_lock(PGconn *conn, long lock_wait, bool no_wait)
 {
 	struct buf err;
 	buf_init(&err, ERR_CAP);
-	int rc = pg_lock_writers(conn, false, &err);
-	if (rc == 1 && !no_wait) {
-		log_info(NULL, NULL, "another run holds the lock; waiting for it");
-		rc = pg_lock_writers(conn, true, &err);
+	int rc = pg_lock_writers(conn, 0, &err);
+	bool waited = false;
+	if (rc == 1 && !no_wait && lock_wait > 0) {
+		log_info(NULL, NULL, "another run holds the lock; waiting for it (lock_wait: at most %ld s)",
+			 lock_wait);
+		rc = pg_lock_writers(conn, lock_wait, &err);
+		waited = true;
 	}
-	if (rc == 1)
-		log_error(NULL, NULL, "another run holds the lock (--no-wait)");
-	else if (rc < 0)
+	char why[128];
+	if (rc == 1) {
+		if (waited)
+			snprintf(why, sizeof(why), "another run still holds the lock after %ld s (lock_wait)",
+				 lock_wait);
+		else
+			snprintf(why, sizeof(why), "another run holds the lock (%s)",
+				 no_wait ? "--no-wait" : "lock_wait = 0");
+		log_lock_holder(conn, why);
+	} else if (rc < 0) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
+	}
 	buf_release(&err);
 	return rc == 0 ? 0 : rc == 1 ? EXIT_LOCKED : EXIT_WAREHOUSE;
 }
@@ -184,7 +233,7 @@ static int writer_begin(struct globals *g, bool no_wait, bool force_rescore,
 	*conn = connect_warehouse(g, true);
 	if (!*conn)
 		return EXIT_WAREHOUSE;
-	int rc = take_lock(*conn, no_wait);
+	int rc = take_lock(*conn, g->cfg.lock_wait, no_wait);
 	if (rc)
 		return rc;
 	if (start_batch(*conn, app, g) < 0)
@@ -673,7 +722,7 @@ static int cmd_migrate(struct globals *g, int argc, char **argv)
 	PGconn *conn = connect_warehouse(g, false);
 	if (!conn)
 		return EXIT_WAREHOUSE;
-	int rc = take_lock(conn, false);
+	int rc = take_lock(conn, g->cfg.lock_wait, false);
 	struct buf err;
 	buf_init(&err, ERR_CAP);
 	if (rc == 0 && (pg_migrate(conn, &err) < 0 || mark_interrupted(conn, &err) < 0)) {
@@ -746,20 +795,36 @@ static size_t utf8_char_width(const unsigned char *p, size_t *len)
 	return 1;
 }
 
-static size_t text_width(const char *s)
+/*
+ * Warehouse text as a terminal may show it (term.h), in b; the caller
+ * releases b.  Room for the longest escape of every byte.
+ */
+static const char *shown(struct buf *b, const char *s)
 {
+	buf_init(b, 4 * strlen(s) + 1);
+	term_clean(b, s);
+	return buf_str(b);
+}
+
+/* The columns s takes once shown. */
+static size_t text_width(const char *raw)
+{
+	struct buf b;
 	size_t w = 0, len;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p += len)
+	for (const unsigned char *p = (const unsigned char *)shown(&b, raw); *p; p += len)
 		w += utf8_char_width(p, &len);
+	buf_release(&b);
 	return w;
 }
 
 /*
- * Append s to b in at most `width` columns, every control character as a
- * space, and "…" where it had to be cut.  Returns the columns used.
+ * Append s, shown, to b in at most `width` columns, and "…" where it had
+ * to be cut.  Returns the columns used.
  */
-static size_t fit_text(struct buf *b, const char *s, size_t width)
+static size_t fit_text(struct buf *b, const char *raw, size_t width)
 {
+	struct buf clean;
+	const char *s = shown(&clean, raw);
 	size_t total = text_width(s), used = 0, len;
 	bool cut = total > width;
 	size_t room = cut ? (width ? width - 1 : 0) : width;
@@ -767,12 +832,10 @@ static size_t fit_text(struct buf *b, const char *s, size_t width)
 		size_t w = utf8_char_width(p, &len);
 		if (used + w > room)
 			break;
-		if (*p < 0x20 || *p == 0x7f)
-			buf_addc(b, ' ');
-		else
-			buf_add(b, p, len);
+		buf_add(b, p, len);
 		used += w;
 	}
+	buf_release(&clean);
 	if (cut && width) {
 		buf_adds(b, "…");
 		used++;
@@ -884,10 +947,11 @@ static const char STATUS_PROBLEMS[] =
  * Print text word-wrapped after `indent`, in at most `max_lines` lines of
  * STATUS_WIDTH columns; the last one cut with "…" if need be.
  */
-static void print_wrapped(const char *indent, const char *text, int max_lines)
+static void print_wrapped(const char *indent, const char *raw, int max_lines)
 {
 	size_t room = STATUS_WIDTH - strlen(indent);
-	const char *p = text;
+	struct buf text;
+	const char *p = shown(&text, raw);
 	for (int n = 0; n < max_lines && *p; n++) {
 		while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
 			p++;
@@ -910,6 +974,7 @@ static void print_wrapped(const char *indent, const char *text, int max_lines)
 		free(piece);
 		p += len;
 	}
+	buf_release(&text);
 }
 
 static void print_problem(PGresult *res, int t)
@@ -1019,7 +1084,7 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 		return usage_error("status", "unexpected argument '%s'", argv[optind]);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
-	PGconn *conn = connect_warehouse(g, true);
+	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
 	struct buf err;
@@ -1082,7 +1147,7 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 		return usage_error("score", "--period: '%s' is not 2021, 2021-Q1 or 2021-03", req.period);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
-	PGconn *conn = connect_warehouse(g, true);
+	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
 	int rc = report_score(conn, &req, stdout) < 0 ? EXIT_WAREHOUSE : 0;
@@ -1116,7 +1181,7 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 		return usage_error("report", "--period: '%s' is not 2021, 2021-Q1 or 2021-03", req.period);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
-	PGconn *conn = connect_warehouse(g, true);
+	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
 	int rc = report_html(conn, &req, out) < 0 ? EXIT_WAREHOUSE : 0;
@@ -1174,7 +1239,7 @@ static void print_usage(FILE *out)
 	fprintf(out, "\nThe configuration is -c FILE, else $ONESTOP_ETL_CONFIG, else\n"
 		     "/etc/onestop-etl/onestop-etl.conf. Exit codes: 0 success, 1 a source failed,\n"
 		     "2 usage or configuration error, 3 warehouse unreachable or wrong schema\n"
-		     "version, 4 another run holds the lock (--no-wait).\n");
+		     "version, 4 another run holds the lock (--no-wait, or lock_wait passed).\n");
 }
 
 int main(int argc, char **argv)

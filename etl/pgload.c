@@ -29,7 +29,10 @@ static void log_notice(void *arg, const char *message)
 
 PGconn *pg_connect(const char *conninfo, struct buf *err)
 {
-	PGconn *conn = PQconnectdb(conninfo ? conninfo : "");
+	/* a fallback: an application_name in conninfo or PGAPPNAME wins */
+	const char *const keys[] = { "dbname", "fallback_application_name", NULL };
+	const char *const values[] = { conninfo ? conninfo : "", "onestop-etl", NULL };
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
 	if (!conn) {
 		pg_error(err, "cannot connect to the warehouse", "out of memory");
 		return NULL;
@@ -143,20 +146,113 @@ int pg_copy_end(PGconn *conn, const char *abort_msg, struct buf *err)
 	return rc;
 }
 
-int pg_lock_writers(PGconn *conn, bool wait, struct buf *err)
+static void lock_keys(char k1[16], char k2[16])
 {
-	const char *sql = wait ? "SELECT pg_advisory_lock($1::int, $2::int), true"
-			       : "SELECT pg_try_advisory_lock($1::int, $2::int)";
+	snprintf(k1, 16, "%d", LOCK_KEY1);
+	snprintf(k2, 16, "%d", LOCK_KEY2);
+}
+
+static int try_lock_writers(PGconn *conn, struct buf *err)
+{
 	char k1[16], k2[16];
-	snprintf(k1, sizeof(k1), "%d", LOCK_KEY1);
-	snprintf(k2, sizeof(k2), "%d", LOCK_KEY2);
+	lock_keys(k1, k2);
 	const char *params[] = { k1, k2 };
-	PGresult *res = pg_query(conn, sql, 2, params, err);
+	PGresult *res = pg_query(conn, "SELECT pg_try_advisory_lock($1::int, $2::int)",
+				 2, params, err);
 	if (!res)
 		return -1;
-	int got = !strcmp(PQgetvalue(res, 0, PQnfields(res) - 1), "t");
+	int got = !strcmp(PQgetvalue(res, 0, 0), "t");
 	PQclear(res);
 	return got ? 0 : 1;
+}
+
+/*
+ * pg_advisory_lock under lock_timeout rather than a loop of tries: the
+ * waiters keep their place in PostgreSQL's queue, and the server ends
+ * the wait (SQLSTATE 55P03, lock_not_available).
+ */
+int pg_lock_writers(PGconn *conn, long wait_seconds, struct buf *err)
+{
+	if (wait_seconds <= 0)
+		return try_lock_writers(conn, err);
+	if (pg_set_timeout(conn, "lock_timeout", wait_seconds, err) < 0)
+		return -1;
+	char k1[16], k2[16];
+	lock_keys(k1, k2);
+	const char *params[] = { k1, k2 };
+	PGresult *res = run(conn, "SELECT pg_advisory_lock($1::int, $2::int)", 2, params);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		rc = state && !strcmp(state, "55P03")
+			     ? 1 : pg_error(err, "warehouse", PQresultErrorMessage(res));
+	}
+	PQclear(res);
+	if (rc >= 0 && pg_exec(conn, "RESET lock_timeout", 0, NULL, err) < 0)
+		rc = -1;
+	return rc;
+}
+
+int pg_set_timeout(PGconn *conn, const char *name, long seconds, struct buf *err)
+{
+	char value[32];
+	snprintf(value, sizeof(value), "%lds", seconds);
+	const char *params[] = { name, value };
+	return pg_exec(conn, "SELECT set_config($1, $2, false)", 2, params, err);
+}
+
+/* "5 s", "3 min 20 s", "2 h 05 min": how long a session has been there. */
+static void add_duration(struct buf *out, long long s)
+{
+	if (s < 60)
+		buf_addf(out, "%lld s", s);
+	else if (s < 3600)
+		buf_addf(out, "%lld min %02lld s", s / 60, s % 60);
+	else
+		buf_addf(out, "%lld h %02lld min", s / 3600, s / 60 % 60);
+}
+
+/*
+ * A session-level advisory lock does not record when it was granted:
+ * the holder's connection time is the bound on how long it has held it
+ * (a writer takes the lock right after it connects).
+ */
+static const char LOCK_HOLDER[] =
+	"SELECT l.pid, coalesce(a.application_name, ''), coalesce(a.usename::text, ''),"
+	" coalesce(extract(epoch FROM now() - a.backend_start)::bigint::text, ''),"
+	" coalesce(a.state, '')"
+	" FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+	" WHERE l.locktype = 'advisory' AND l.granted"
+	" AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+	" AND l.classid = $1::int::oid AND l.objid = $2::int::oid AND l.objsubid = 2";
+
+int pg_lock_holder(PGconn *conn, struct buf *out, struct buf *err)
+{
+	char k1[16], k2[16];
+	lock_keys(k1, k2);
+	const char *params[] = { k1, k2 };
+	PGresult *res = pg_query(conn, LOCK_HOLDER, 2, params, err);
+	if (!res)
+		return -1;
+	buf_reset(out);
+	if (PQntuples(res) == 0) {
+		buf_adds(out, "no session holds it now (its holder just finished)");
+		PQclear(res);
+		return 0;
+	}
+	const char *age = PQgetvalue(res, 0, 3), *state = PQgetvalue(res, 0, 4);
+	buf_addf(out, "pid %s (application '%s', user '%s'", PQgetvalue(res, 0, 0),
+		 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+	if (*age) {
+		buf_adds(out, ", connected ");
+		add_duration(out, atoll(age));
+		buf_adds(out, " ago");
+	}
+	if (*state)
+		buf_addf(out, ", %s", state);
+	buf_adds(out, ")");
+	PQclear(res);
+	return 0;
 }
 
 int pg_lock_held_by(PGconn *conn, int pid, struct buf *err)

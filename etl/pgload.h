@@ -15,7 +15,12 @@
 
 #include "buf.h"
 
-/* Connect; a conninfo of NULL or "" takes libpq's PG* environment. */
+/*
+ * Connect; a conninfo of NULL or "" takes libpq's PG* environment.  The
+ * session's application_name is "onestop-etl" unless conninfo or
+ * PGAPPNAME names another, so that pg_stat_activity (and the message of a
+ * writer that gave up on the lock) tells this program's sessions apart.
+ */
 PGconn *pg_connect(const char *conninfo, struct buf *err);
 void pg_close(PGconn *conn);
 
@@ -42,9 +47,25 @@ int pg_copy_end(PGconn *conn, const char *abort_msg, struct buf *err);
 /*
  * The writers' lock (interfaces.md: run, rerun, load-file, rescore and
  * migrate never work at once).  Session-level, so it dies with the
- * connection.  Returns 0 when held, 1 when busy and !wait, -1 on error.
+ * connection.  wait_seconds 0 only tries; otherwise the wait is bounded
+ * by it (the session's lock_timeout, in the queue of waiters, first come
+ * first served).  Returns 0 when held, 1 when busy (or still busy when
+ * the wait ran out), -1 on error.
  */
-int pg_lock_writers(PGconn *conn, bool wait, struct buf *err);
+int pg_lock_writers(PGconn *conn, long wait_seconds, struct buf *err);
+
+/*
+ * Who holds the writers' lock, for a message: "pid 123 (application
+ * 'onestop-etl', user 'etl', connected 2 h 05 min ago, idle)", or a
+ * sentence saying it is free now.  0 or -1.
+ */
+int pg_lock_holder(PGconn *conn, struct buf *out, struct buf *err);
+
+/*
+ * Set one of the session's bounds, statement_timeout or lock_timeout, in
+ * seconds; 0 is no limit (PostgreSQL's own meaning of 0).
+ */
+int pg_set_timeout(PGconn *conn, const char *name, long seconds, struct buf *err);
 
 /*
  * Whether the backend `pid` (the session that took the writers' lock)

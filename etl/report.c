@@ -3,6 +3,7 @@
 #include "civil.h"
 #include "log.h"
 #include "pgload.h"
+#include "term.h"
 #include "util.h"
 
 #include <errno.h>
@@ -95,9 +96,40 @@ static size_t prefix_bytes(const char *s, int n)
 	return (size_t)(p - s);
 }
 
-/* Print s left-aligned in width columns, cut with '…' when too long. */
-static void print_cell(FILE *out, const char *s, int width)
+/*
+ * Room for s escaped (term.h: at most 4 bytes a byte, 8 with CSV's
+ * doubled quotes): a value is never cut, so JSON never loses its quote.
+ */
+static size_t escaped_cap(const char *s)
 {
+	return 8 * strlen(s) + 16;
+}
+
+/*
+ * Warehouse text as a terminal may show it (term.h), in b; the caller
+ * releases b.
+ */
+static const char *shown(struct buf *b, const char *s)
+{
+	buf_init(b, escaped_cap(s));
+	term_clean(b, s);
+	return buf_str(b);
+}
+
+/* The columns s takes once shown. */
+static int shown_width(const char *s)
+{
+	struct buf b;
+	int w = text_width(shown(&b, s));
+	buf_release(&b);
+	return w;
+}
+
+/* Print s left-aligned in width columns, cut with '…' when too long. */
+static void print_cell(FILE *out, const char *raw, int width)
+{
+	struct buf b;
+	const char *s = shown(&b, raw);
 	int w = text_width(s);
 	if (w > width) {
 		fwrite(s, 1, prefix_bytes(s, width - 1), out);
@@ -108,6 +140,7 @@ static void print_cell(FILE *out, const char *s, int width)
 	}
 	for (; w < width; w++)
 		fputc(' ', out);
+	buf_release(&b);
 }
 
 /* Bytes of the longest run of whole words of s within max characters. */
@@ -140,22 +173,23 @@ static const char *word_suffix(const char *s, int width, int max)
  * công trực tuyến ...") and differ at the end, so a long one keeps its
  * first words and, with twice the room, its last ones around " … ".
  */
-static void print_label(FILE *out, const char *s, int width)
+static void print_label(FILE *out, const char *raw, int width)
 {
+	struct buf b;
+	const char *s = shown(&b, raw);
 	int w = text_width(s);
 	if (w <= width) {
 		fputs(s, out);
-		return;
-	}
-	if (width < 12) {
+	} else if (width < 12) {
 		fwrite(s, 1, prefix_bytes(s, width - 1), out);
 		fputs("…", out);
-		return;
+	} else {
+		int head = (width - 3) / 3, tail = width - 3 - head;
+		fwrite(s, 1, word_prefix(s, head), out);
+		fputs(" … ", out);
+		fputs(word_suffix(s, w, tail), out);
 	}
-	int head = (width - 3) / 3, tail = width - 3 - head;
-	fwrite(s, 1, word_prefix(s, head), out);
-	fputs(" … ", out);
-	fputs(word_suffix(s, w, tail), out);
+	buf_release(&b);
 }
 
 /* ---- the scorecard query, shared by score and report ---- */
@@ -283,15 +317,15 @@ static void measure(PGresult *res, int first, int end, struct widths *w)
 			     .crit_points = 6};
 	for (int r = first; r < end; r++) {
 		const char *v = cell(res, r, C_VALUE);
-		w->code = max_int(w->code, text_width(cell(res, r, C_UNIT)));
+		w->code = max_int(w->code, shown_width(cell(res, r, C_UNIT)));
 		w->points = max_int(w->points, total_points_width(res, r));
 		w->met =
 		    max_int(w->met, text_width(cell(res, r, C_T_MET)) + 1 +
 					text_width(cell(res, r, C_T_APPL)));
 		w->crit =
-		    max_int(w->crit, text_width(cell(res, r, C_CRITERION)));
+		    max_int(w->crit, shown_width(cell(res, r, C_CRITERION)));
 		w->metric =
-		    max_int(w->metric, text_width(cell(res, r, C_METRIC)));
+		    max_int(w->metric, shown_width(cell(res, r, C_METRIC)));
 		w->value = max_int(w->value, *v ? text_width(v) : 1);
 		w->target =
 		    max_int(w->target, text_width(cell(res, r, C_TARGET)));
@@ -351,12 +385,15 @@ static void print_unit_heading(PGresult *res, const struct unit_rows *unit,
 	snprintf(lead, sizeof(lead), unit->rank ? "%d. " : "-. ", unit->rank);
 	snprintf(pct, sizeof(pct), *cell(res, r, C_T_PCT) ? "  %s%%" : "  -",
 		 cell(res, r, C_T_PCT));
-	const char *code = cell(res, r, C_UNIT), *name = cell(res, r, C_NAME);
+	struct buf b;
+	const char *code = shown(&b, cell(res, r, C_UNIT));
+	const char *name = cell(res, r, C_NAME);
 	int room = TABLE_WIDTH - text_width(lead) - text_width(code) - 2 -
 		   text_width(pct);
 	fprintf(out, "\n%s%s  ", lead, code);
 	print_cell(out, *name ? name : "-", max_int(room, 10));
 	fprintf(out, "%s\n", pct);
+	buf_release(&b);
 }
 
 static void print_criteria(PGresult *res, const struct unit_rows *unit,
@@ -403,9 +440,12 @@ static void print_table(PGresult *res, FILE *out, const char *period)
 		struct unit_rows *units = split_units(res, first, end, &n);
 		struct widths w;
 		measure(res, first, end, &w);
+		struct buf profile;
 		fprintf(out, "%sProfile %s · period %s · %d unit%s\n\n",
-			first ? "\n\n" : "", cell(res, first, C_PROFILE),
-			period, n, n == 1 ? "" : "s");
+			first ? "\n\n" : "",
+			shown(&profile, cell(res, first, C_PROFILE)), period, n,
+			n == 1 ? "" : "s");
+		buf_release(&profile);
 		print_ranking(res, units, n, &w, out);
 		for (int i = 0; i < n; i++) {
 			print_unit_heading(res, &units[i], out);
@@ -417,20 +457,25 @@ static void print_table(PGresult *res, FILE *out, const char *period)
 
 /* ---- score --format csv and json ---- */
 
-static void csv_cell(FILE *out, const char *s, bool last)
+static void csv_cell(FILE *out, const char *s, bool is_text, bool last)
 {
-	if (strpbrk(s, ",\"\r\n")) {
-		fputc('"', out);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', out);
-			fputc(*s, out);
-		}
-		fputc('"', out);
-	} else {
-		fputs(s, out);
-	}
+	struct buf b;
+	buf_init(&b, escaped_cap(s));
+	term_csv_cell(&b, s, is_text);
+	fputs(buf_str(&b), out);
 	fputc(last ? '\n' : ',', out);
+	buf_release(&b);
+}
+
+/*
+ * The columns that hold text.  The others are PostgreSQL numbers and
+ * flags: a negative value (-3.50) must stay a number in a spreadsheet,
+ * and a number cannot carry a formula, so only text gets the "'" of
+ * term_csv_cell.
+ */
+static bool csv_is_text(enum col c)
+{
+	return c <= C_METRIC;
 }
 
 static const char *met_flag(const char *met, const char *yes, const char *no,
@@ -450,30 +495,24 @@ static void print_csv(PGresult *res, FILE *out, const char *kind,
 	for (int r = 0; r < PQntuples(res); r++) {
 		for (int c = C_UNIT; c <= C_T_APPL; c++) {
 			if (c == C_PROFILE) {
-				csv_cell(out, kind, false);
-				csv_cell(out, start, false);
+				csv_cell(out, kind, true, false);
+				csv_cell(out, start, true, false);
 			}
 			const char *v = PQgetvalue(res, r, c);
 			if (c == C_MET)
 				v = met_flag(v, "t", "f", "");
-			csv_cell(out, v, c == C_T_APPL);
+			csv_cell(out, v, csv_is_text((enum col)c), c == C_T_APPL);
 		}
 	}
 }
 
 static void json_string(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
+	struct buf b;
+	buf_init(&b, escaped_cap(s));
+	term_json_string(&b, s);
+	fputs(buf_str(&b), out);
+	buf_release(&b);
 }
 
 static void json_number(FILE *out, const char *s)
@@ -593,8 +632,15 @@ struct fig_key {
 	const char *profile, *unit, *criterion, *month, *department;
 };
 
-static void html_text(FILE *out, const char *s)
+/*
+ * Text as HTML: control characters shown as term_clean shows them (HTML
+ * forbids them, and a page opened with cat must not drive the terminal),
+ * then escaped.
+ */
+static void html_text(FILE *out, const char *raw)
 {
+	struct buf b;
+	const char *s = shown(&b, raw);
 	for (; *s; s++) {
 		switch (*s) {
 		case '&':
@@ -616,6 +662,7 @@ static void html_text(FILE *out, const char *s)
 			fputc(*s, out);
 		}
 	}
+	buf_release(&b);
 }
 
 /* U+202F, a narrow no-break space: groups digits the same in Vietnamese and
