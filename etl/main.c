@@ -26,6 +26,7 @@
 #define EXIT_USAGE 2
 #define EXIT_WAREHOUSE 3
 #define EXIT_LOCKED 4
+#define EXIT_OUTPUT 5 /* an output file cannot be written */
 #define ERR_CAP 4096
 
 #ifndef ONESTOP_VERSION
@@ -1076,8 +1077,8 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'l' || !*optarg || strspn(optarg, "0123456789") != strlen(optarg) ||
-		    strlen(optarg) > 9)
-			return usage_error("status", "--last takes a whole number");
+		    strlen(optarg) > 9 || strspn(optarg, "0") == strlen(optarg))
+			return usage_error("status", "--last takes a whole number of runs, 1 or more");
 		last = optarg;
 	}
 	if (optind < argc)
@@ -1184,7 +1185,8 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
-	int rc = report_html(conn, &req, out) < 0 ? EXIT_WAREHOUSE : 0;
+	int rc = report_html(conn, &req, out);
+	rc = rc == REPORT_CANNOT_WRITE ? EXIT_OUTPUT : rc < 0 ? EXIT_WAREHOUSE : 0;
 	if (rc == 0)
 		log_info(NULL, NULL, "wrote '%s'", out);
 	pg_close(conn);
@@ -1195,7 +1197,9 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "run [--source NAME]... [--since T] [--until T] [--full] [--no-wait]",
 	  "Extract every entity changed since each source's watermark (minus lookback),\n"
 	  "load it and re-derive the marts. --since/--until load a window (a backfill),\n"
-	  "--full everything. Timestamps: yyyyMMddHHmmss or ISO 8601, local time.\n" },
+	  "--full everything. Timestamps: yyyyMMddHHmmss, ISO 8601 (2021-06-01T08:00:00,\n"
+	  "a zone allowed) or a date alone (20210601, 2021-06-01: 00:00), local time\n"
+	  "(Asia/Ho_Chi_Minh) unless a zone is given.\n" },
 	{ "rerun", cmd_rerun, "rerun (--run ID | --failed) [--no-wait]",
 	  "Run again what a failed run was to load: same source, same window (a nightly\n"
 	  "run asks again from the current watermark). --failed reruns every failed run\n"
@@ -1239,7 +1243,8 @@ static void print_usage(FILE *out)
 	fprintf(out, "\nThe configuration is -c FILE, else $ONESTOP_ETL_CONFIG, else\n"
 		     "/etc/onestop-etl/onestop-etl.conf. Exit codes: 0 success, 1 a source failed,\n"
 		     "2 usage or configuration error, 3 warehouse unreachable or wrong schema\n"
-		     "version, 4 another run holds the lock (--no-wait, or lock_wait passed).\n");
+		     "version, 4 another run holds the lock (--no-wait, or lock_wait passed),\n"
+		     "5 an output file (report --out) cannot be written.\n");
 }
 
 int main(int argc, char **argv)

@@ -515,15 +515,40 @@ static int check_guards(const struct app *app, const struct extract *x,
 
 /* ----------------------------------------------------------- the audit row */
 
+/*
+ * What the run is, as status shows it: a nightly run of a source without a
+ * watermark asks for everything, and is a full load.
+ */
+static enum run_mode run_mode_of(PGconn *audit, const struct source_cfg *src,
+				 const struct run_request *req)
+{
+	struct buf none, ignored;
+	const char *params[] = { src->name };
+	enum run_mode mode = req->mode;
+
+	if (mode != MODE_NIGHTLY)
+		return mode;
+	buf_init(&none, 16);
+	buf_init(&ignored, ERR_CAP);
+	if (pg_query_value(audit, "SELECT NOT EXISTS (SELECT 1 FROM etl.watermark"
+			   " WHERE source = $1)", 1, params, &none, &ignored) == 0 &&
+	    strcmp(buf_str(&none), "t") == 0)
+		mode = MODE_FULL;
+	buf_release(&none);
+	buf_release(&ignored);
+	return mode;
+}
+
 static long long audit_begin(PGconn *audit, const struct app *app,
 			     const struct source_cfg *src,
-			     const struct run_request *req, struct buf *err)
+			     const struct run_request *req, enum run_mode mode,
+			     struct buf *err)
 {
 	char batch[32], rerun_of[32];
 	snprintf(batch, sizeof(batch), "%lld", app->batch_id);
 	snprintf(rerun_of, sizeof(rerun_of), "%lld", req->rerun_of);
 	const char *params[] = {
-		src->name, req->command, run_mode_name(req->mode), req->since,
+		src->name, req->command, run_mode_name(mode), req->since,
 		req->until, batch, req->rerun_of ? rerun_of : NULL, req->file,
 	};
 	struct buf id;
@@ -855,11 +880,16 @@ int pipeline_run_source(struct app *app, const struct source_cfg *src,
 	conn = audit ? pg_connect(app->conninfo, &err) : NULL;
 	if (!conn)
 		goto out;
-	*run_id = audit_begin(audit, app, src, req, &err);
+	enum run_mode mode = run_mode_of(audit, src, req);
+	*run_id = audit_begin(audit, app, src, req, mode, &err);
 	if (*run_id < 0)
 		goto out;
-	log_info(src->name, NULL, "run %lld started (%s)", *run_id,
-		 run_mode_name(req->mode));
+	if (req->rerun_of)
+		log_info(src->name, NULL, "run %lld started (rerun of run %lld)",
+			 *run_id, req->rerun_of);
+	else
+		log_info(src->name, NULL, "run %lld started (%s)", *run_id,
+			 run_mode_name(mode));
 	if (pg_exec(conn, "BEGIN", 0, NULL, &err) < 0 ||
 	    pg_exec(conn, "SELECT etl.create_staging()", 0, NULL, &err) < 0 ||
 	    extract_all(app, src, req, *run_id, conn, audit, counts, &err) < 0)

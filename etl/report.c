@@ -1797,13 +1797,19 @@ static FILE *open_temp(const char *path, char **tmp)
 
 static int close_temp(FILE *f, const char *tmp, const char *path, int rc)
 {
-	if (rc == 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0))
-		rc = error("cannot write '%s': %s", tmp, strerror(errno));
-	if (fclose(f) != 0 && rc == 0)
-		rc = error("cannot write '%s': %s", tmp, strerror(errno));
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = error("cannot rename '%s' to '%s': %s", tmp, path,
-			   strerror(errno));
+	if (rc == 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0)) {
+		error("cannot write '%s': %s", tmp, strerror(errno));
+		rc = REPORT_CANNOT_WRITE;
+	}
+	if (fclose(f) != 0 && rc == 0) {
+		error("cannot write '%s': %s", tmp, strerror(errno));
+		rc = REPORT_CANNOT_WRITE;
+	}
+	if (rc == 0 && rename(tmp, path) < 0) {
+		error("cannot rename '%s' to '%s': %s", tmp, path,
+		      strerror(errno));
+		rc = REPORT_CANNOT_WRITE;
+	}
 	if (rc < 0)
 		unlink(tmp);
 	return rc;
@@ -1827,7 +1833,7 @@ int report_html(PGconn *conn, const struct score_request *req, const char *path)
 		return -1;
 	}
 	char *tmp = NULL;
-	int rc = -1;
+	int rc = REPORT_CANNOT_WRITE;
 	h.out = open_temp(path, &tmp);
 	if (h.out) {
 		rc = write_page(&h);

@@ -47,9 +47,11 @@ int report_score(PGconn *conn, const struct score_request *req, FILE *out);
  *
  * The page is streamed into a temporary file next to path and renamed
  * over it at the end: a failed report leaves no partial file.  -1 (with a
- * logged error) when a query fails or the file cannot be written.
+ * logged error) when a query fails, REPORT_CANNOT_WRITE when the file
+ * cannot be written (a matter of the path, not of the warehouse).
  * req->format is ignored.
  */
+#define REPORT_CANNOT_WRITE (-2)
 int report_html(PGconn *conn, const struct score_request *req,
 		const char *path);
 
