@@ -1,0 +1,52 @@
+"""An administrator's first week (issue 15, items 4, 5 and 8), through the
+real binary: a mistyped profile or unit is an error that lists the known
+ones, not an empty scorecard; a permission warning says it is one and how
+to fix it; a mistyped section or key is reported once, with the name it
+probably meant."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ok  # noqa: E402
+
+import harness  # noqa: E402
+
+
+def _write(ctx, name, text, mode=0o600):
+    path = os.path.join(ctx.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def _units(ctx):
+    return [r[0] for r in ctx.rows("SELECT unit_code FROM mart.unit"
+                                   " UNION SELECT unit_code FROM dw.unit ORDER BY 1")]
+
+
+# ---- item 8: configuration errors that say what was meant ------------------
+
+def test_a_mistyped_section_is_one_error_with_a_suggestion(ctx):
+    conf = _write(ctx, "typo.conf",
+                  "[warehouse]\n"
+                  f"dsn = {ctx.dsn}\n"
+                  "[extrakt]\n"                # line 3
+                  "lookback = 3600\n"
+                  "max_reject_pct = 5\n"
+                  "min_rejects = 10\n"
+                  "parallel = 4\n"
+                  "personal_columns =\n"
+                  "[source a]\n"
+                  "url = http://127.0.0.1:9\n"
+                  "page_sise = 100\n"          # line 11
+                  )
+    r = ctx.etl(conf, "check-config")
+    assert r.returncode == 2, r
+    lines = [line for line in r.stderr.splitlines() if line.startswith(conf + ":")]
+    assert lines == [
+        f"{conf}:3: unknown section '[extrakt]'; did you mean '[extract]'?",
+        f"{conf}:11: unknown key 'page_sise' in [source a]; did you mean 'page_size'?",
+    ], r.stderr
+    assert "outside a section" not in r.stderr, r.stderr
+    assert "2 errors" in r.stderr, r.stderr
