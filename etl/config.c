@@ -487,9 +487,23 @@ static void parse_line(struct parser *p, struct config *cfg, char *raw)
 	parse_assignment(p, cfg, line);
 }
 
+/* s quoted for a shell, so that the fix we print can be pasted as it is */
+static void add_shell_word(struct buf *b, const char *s)
+{
+	buf_addc(b, '\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_addc(b, *s);
+	buf_addc(b, '\'');
+}
+
 /*
  * A file that group or others can write is refused: whoever can change it
- * can point the job at another warehouse or leak its token.
+ * can point the job at another warehouse or leak its token.  One they can
+ * read is a warning (interfaces.md): the job's group may be trusted, but
+ * nothing needs more than mode 600, so the warning says so.
  */
 static int check_file_mode(const char *path, const char *what, struct buf *errs,
 			   struct buf *warns, const char *where)
@@ -505,9 +519,12 @@ static int check_file_mode(const char *path, const char *what, struct buf *errs,
 			 where, what, path, path);
 		return 1;
 	}
-	if (st.st_mode & (S_IRGRP | S_IROTH))
-		buf_addf(warns, "%s: %s '%s' is readable by group or others\n",
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		buf_addf(warns, "warning: %s: %s '%s' is readable by group or others; run: chmod 600 ",
 			 where, what, path);
+		add_shell_word(warns, path);
+		buf_addc(warns, '\n');
+	}
 	return 0;
 }
 
@@ -576,7 +593,7 @@ static int check_source(const char *path, struct source_cfg *s, struct buf *errs
 		s->token = xstrdup(v);
 	}
 	if (s->token && s->url && !strncmp(s->url, "http://", 7) && !is_loopback_url(s->url))
-		buf_addf(warns, "%s: source '%s' sends its token over plain http:// to '%s'\n",
+		buf_addf(warns, "warning: %s: source '%s' sends its token over plain http:// to '%s'\n",
 			 where, s->name, s->url);
 	if (s->ca_file && access(s->ca_file, R_OK) < 0) {
 		buf_addf(errs, "%s: source '%s': cannot read ca_file '%s'\n", where,

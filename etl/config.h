@@ -54,8 +54,9 @@ const char *config_default_path(const char *explicit_path);
 
 /*
  * Load and check the file.  Every problem goes to errs as one line
- * ("file:line: message\n"); warnings (a file others can read, a calendar
- * that does not cover a year) go to warns.  Returns the number of errors:
+ * ("file:line: message\n"); warnings (a file others can read, a token
+ * sent over plain http) go to warns, each line starting "warning: " and
+ * saying the fix where there is one.  Returns the number of errors:
  * 0 means cfg is ready to use.  Call config_release() in every case.
  */
 int config_load(const char *path, struct config *cfg, struct buf *errs,

@@ -748,7 +748,7 @@ static int check_rules_files(const struct config *cfg)
 	struct profiles *prof = profiles_load(cfg->profiles, &err);
 	char *coverage = calendar_coverage_warning(cal, cfg->calendar);
 	if (coverage)
-		fprintf(stderr, "%s\n", coverage);
+		fprintf(stderr, "warning: %s\n", coverage);
 	free(coverage);
 	int n = 0;
 	for (const char *c = buf_str(&err); *c; c++)

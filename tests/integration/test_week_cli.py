@@ -25,6 +25,28 @@ def _units(ctx):
                                    " UNION SELECT unit_code FROM dw.unit ORDER BY 1")]
 
 
+# ---- item 5: a permission warning is labelled and says the fix -------------
+
+def test_group_readable_files_draw_labelled_warnings_with_the_fix(ctx):
+    token = _write(ctx, "a.token", "secret\n", 0o644)
+    conf = ctx.config([("a", "https://motcua.example.vn/api", {"token_file": token})])
+    os.chmod(conf, 0o640)
+    r = ok(ctx.etl(conf, "check-config"))
+    warnings = [line for line in r.stderr.splitlines() if "readable by group" in line]
+    assert len(warnings) == 2, r.stderr
+    for line, path in zip(warnings, (conf, token)):
+        assert line.startswith("warning: "), line
+        assert line.endswith(f"run: chmod 600 '{path}'"), line
+    assert "ok, 1 source" in r.stdout
+
+
+def test_the_example_configuration_header_agrees_with_the_check(ctx):
+    example = open(os.path.join(harness.ROOT, "config", "onestop-etl.conf.example")).read()
+    header = example.split("\n\n")[0]
+    assert "640" not in header, header
+    assert "mode 600" in header, header
+
+
 # ---- item 8: configuration errors that say what was meant ------------------
 
 def test_a_mistyped_section_is_one_error_with_a_suggestion(ctx):

@@ -112,6 +112,9 @@ static void test_source_problems(void)
 	buf_release(&warns);
 }
 
+static void check_errors(const struct buf *errs, const char *path,
+			 const char *want);
+
 static void test_file_modes(void)
 {
 	struct config cfg;
@@ -128,15 +131,20 @@ static void test_file_modes(void)
 	path = write_file("plain.conf", "[source a]\nurl = http://motcua.example.vn\ntoken_file = tok-plain\n"
 				       "[source b]\nurl = http://127.0.0.1:8080\ntoken_file = tok-plain\n", 0600);
 	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
+	CHECK(strstr(buf_str(&warns), "warning: ") == buf_str(&warns));
 	CHECK(strstr(buf_str(&warns), "source 'a' sends its token over plain http://") != NULL);
 	CHECK(strstr(buf_str(&warns), "source 'b'") == NULL);
 	config_release(&cfg);
 	buf_release(&errs);
 	buf_release(&warns);
 
-	path = write_file("readable.conf", "[source a]\nurl = http://x\n", 0644);
+	/* a warning says it is one, and the fix, quoted for a shell */
+	path = write_file("it's readable.conf", "[source a]\nurl = http://x\n", 0640);
 	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
-	CHECK(strstr(buf_str(&warns), "readable by group or others") != NULL);
+	check_errors(&warns, dir,
+		  "warning: PATH/it's readable.conf: configuration file "
+		  "'PATH/it's readable.conf' is readable by group or others; "
+		  "run: chmod 600 'PATH/it'\\''s readable.conf'\n");
 	config_release(&cfg);
 	buf_release(&errs);
 	buf_release(&warns);
