@@ -1124,6 +1124,18 @@ static bool scope_option(int c, struct score_request *req)
 	return true;
 }
 
+/*
+ * A profile or unit the warehouse does not know is a mistake, not a
+ * period without data: exit 2, before anything is printed or written.
+ */
+static int check_scope_names(PGconn *conn, const struct score_request *req)
+{
+	if (!req->profile && !req->unit)
+		return 0;
+	int unknown = report_check_names(conn, req);
+	return unknown < 0 ? EXIT_WAREHOUSE : unknown ? EXIT_USAGE : 0;
+}
+
 static int cmd_score(struct globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1150,7 +1162,9 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
-	int rc = report_score(conn, &req, stdout) < 0 ? EXIT_WAREHOUSE : 0;
+	int rc = check_scope_names(conn, &req);
+	if (rc == 0 && report_score(conn, &req, stdout) < 0)
+		rc = EXIT_WAREHOUSE;
 	pg_close(conn);
 	return rc;
 }
@@ -1184,7 +1198,9 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
-	int rc = report_html(conn, &req, out) < 0 ? EXIT_WAREHOUSE : 0;
+	int rc = check_scope_names(conn, &req);
+	if (rc == 0 && report_html(conn, &req, out) < 0)
+		rc = EXIT_WAREHOUSE;
 	if (rc == 0)
 		log_info(NULL, NULL, "wrote '%s'", out);
 	pg_close(conn);

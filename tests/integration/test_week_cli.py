@@ -25,6 +25,64 @@ def _units(ctx):
                                    " UNION SELECT unit_code FROM dw.unit ORDER BY 1")]
 
 
+# ---- item 4: an unknown profile or unit is an error -----------------------
+
+def test_score_and_report_refuse_an_unknown_profile_or_unit(ctx):
+    sim = ctx.sim(seed=15, year=2021, dossiers=60)
+    conf = ctx.config([("sim", sim.url, {"page_size": 1000})])
+    ok(ctx.etl(conf, "run"))
+    units = _units(ctx)
+    assert len(units) > 10, units
+
+    r = ctx.etl(conf, "score", "--period", "2021", "--profile", "kh49")
+    assert r.returncode == 2, r
+    assert "unknown profile 'kh49'" in r.stderr, r.stderr
+    assert "known: kh49-2021, qd766" in r.stderr, r.stderr
+    assert "did you mean 'kh49-2021'" in r.stderr, r.stderr
+    assert "no scores" not in r.stdout, r.stdout
+
+    r = ctx.etl(conf, "score", "--period", "2021", "--unit", "999")
+    assert r.returncode == 2, r
+    assert "unknown unit '999'" in r.stderr, r.stderr
+    # at most ten listed, and how many more
+    assert units[0] in r.stderr and units[10] not in r.stderr, r.stderr
+    assert f"and {len(units) - 10} more" in r.stderr, r.stderr
+
+    # one character off: the unit it probably meant
+    typo = units[3][:-1]
+    r = ctx.etl(conf, "score", "--period", "2021", "--unit", typo, "--format", "json")
+    assert r.returncode == 2, r
+    assert f"did you mean '{units[3]}'" in r.stderr, r.stderr
+    assert r.stdout == "", r.stdout
+
+    page = os.path.join(ctx.dir, "page.html")
+    for args in (["--profile", "nope"], ["--unit", "999"]):
+        r = ctx.etl(conf, "report", "--period", "2021", *args, "--out", page)
+        assert r.returncode == 2, (args, r)
+        assert "unknown" in r.stderr, r.stderr
+        assert os.listdir(ctx.dir) == ["etl.conf"], os.listdir(ctx.dir)
+
+    # known names still work, and a known profile with no data is no error
+    r = ok(ctx.etl(conf, "score", "--period", "2021", "--profile", "qd766", "--unit", units[0]))
+    assert r.stdout.startswith("Profile qd766 · period 2021 · 1 unit"), r.stdout
+    r = ok(ctx.etl(conf, "score", "--period", "2019", "--profile", "kh49-2021"))
+    assert r.stdout.startswith("no scores for period 2019"), r.stdout
+    ok(ctx.etl(conf, "report", "--period", "2021", "--profile", "kh49-2021", "--out", page))
+    assert os.path.exists(page)
+
+
+def test_an_empty_warehouse_still_says_no_scores(ctx):
+    conf = ctx.config([("a", "http://127.0.0.1:9", {})])
+    r = ok(ctx.etl(conf, "score", "--period", "2021", "--profile", "kh49-2021"))
+    assert r.stdout.startswith("no scores for period 2021"), r.stdout
+    # once the rules are applied, the profiles are known though no unit is
+    ok(ctx.etl(conf, "rescore"))
+    r = ok(ctx.etl(conf, "score", "--period", "2021", "--profile", "qd766"))
+    assert r.stdout.startswith("no scores for period 2021"), r.stdout
+    r = ctx.etl(conf, "score", "--period", "2021", "--profile", "kh49")
+    assert r.returncode == 2 and "known: kh49-2021, qd766" in r.stderr, r
+
+
 # ---- item 5: a permission warning is labelled and says the fix -------------
 
 def test_group_readable_files_draw_labelled_warnings_with_the_fix(ctx):
