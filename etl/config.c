@@ -19,7 +19,18 @@
 #define SYSTEM_CONFIG "/etc/onestop-etl/onestop-etl.conf"
 #define MAX_LINE 8192
 
-enum section { SEC_NONE, SEC_WAREHOUSE, SEC_RULES, SEC_EXTRACT, SEC_SOURCE };
+/*
+ * SEC_SKIP: the keys under a section header already reported as wrong;
+ * one error for the header says it all, so they are not reported again.
+ */
+enum section {
+	SEC_NONE,
+	SEC_SKIP,
+	SEC_WAREHOUSE,
+	SEC_RULES,
+	SEC_EXTRACT,
+	SEC_SOURCE
+};
 enum key_type { K_STRING, K_PATH, K_LONG, K_INT, K_DOUBLE, K_TIME, K_LIST };
 
 /*
@@ -59,6 +70,14 @@ static const struct key_def keys[] = {
 	{ SEC_SOURCE, "retry_delay", K_DOUBLE, SRC(retry_delay), 0, 3600 },
 	{ SEC_SOURCE, "deadline", K_LONG, SRC(deadline), 0, 7 * 86400 },
 	{ SEC_SOURCE, "ca_file", K_PATH, SRC(ca_file), 0, 0 },
+};
+
+/* The sections by name; [source NAME] takes a name after the word. */
+static const char *const section_names[] = {
+	[SEC_WAREHOUSE] = "warehouse",
+	[SEC_RULES] = "rules",
+	[SEC_EXTRACT] = "extract",
+	[SEC_SOURCE] = "source",
 };
 
 struct parser {
@@ -118,6 +137,59 @@ static void strip_comment(char *s)
 	}
 }
 
+/*
+ * Damerau's optimal string alignment distance, ASCII case ignored:
+ * "extrakt" is 1 from "extract", "lookbakc" 1 from "lookback" (two
+ * letters swapped), "Page_Size" 0 from "page_size".
+ */
+int config_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > CONFIG_NAME_MAX || lb > CONFIG_NAME_MAX)
+		return INT_MAX;
+	int d[3][CONFIG_NAME_MAX + 1]; /* rows i - 2, i - 1 and i, by i % 3 */
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int *cur = d[i % 3], *prev = d[(i - 1) % 3];
+		int ca = tolower((unsigned char)a[i - 1]);
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int cb = tolower((unsigned char)b[j - 1]);
+			int v = prev[j - 1] + (ca != cb);
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 &&
+			    ca == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == cb &&
+			    d[(i - 2) % 3][j - 2] + 1 < v)
+				v = d[(i - 2) % 3][j - 2] + 1;
+			cur[j] = v;
+		}
+	}
+	return d[la % 3][lb];
+}
+
+const char *config_nearest(const char *word, const char *const *names,
+			   size_t n)
+{
+	/* two edits turn any short word into another: a guess, not a typo */
+	int limit = strlen(word) <= 3 ? 1 : 2;
+	const char *best = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!names[i])
+			continue;
+		int d = config_edit_distance(word, names[i]);
+		if (d <= limit) {
+			best = names[i];
+			limit = d - 1;
+		}
+	}
+	return best;
+}
+
 static void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -155,33 +227,71 @@ static bool valid_source_name(const char *name)
 	return true;
 }
 
+/* The section a header's first word names, or SEC_NONE. */
+static enum section section_of(const char *word)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(section_names); i++)
+		if (section_names[i] && !strcmp(section_names[i], word))
+			return (enum section)i;
+	return SEC_NONE;
+}
+
+static void start_source(struct parser *p, struct config *cfg,
+			 const char *name)
+{
+	if (!*name) {
+		perr(p, "section '[source]' needs a name: '[source NAME]'");
+		return;
+	}
+	if (!valid_source_name(name)) {
+		perr(p, "bad source name '%s' (letters, digits, '-', '_', '.')", name);
+		return;
+	}
+	if (config_find_source(cfg, name)) {
+		perr(p, "source '%s' is defined twice", name);
+		return;
+	}
+	cfg->sources = xrealloc(cfg->sources, (cfg->nsources + 1) * sizeof(*cfg->sources));
+	p->source = &cfg->sources[cfg->nsources++];
+	source_defaults(p->source, name, p->line);
+	p->section = SEC_SOURCE;
+}
+
+static void unknown_section(struct parser *p, const char *head,
+			    const char *word, const char *name)
+{
+	const char *near = config_nearest(word, section_names,
+					  ARRAY_SIZE(section_names));
+	if (!near)
+		perr(p, "unknown section '[%s]'", head);
+	else if (!strcmp(near, section_names[SEC_SOURCE]))
+		perr(p, "unknown section '[%s]'; did you mean '[source %s]'?",
+		     head, *name ? name : "NAME");
+	else
+		perr(p, "unknown section '[%s]'; did you mean '[%s]'?", head,
+		     near);
+}
+
+/*
+ * After a wrong header its keys are skipped (SEC_SKIP): they are most
+ * likely right, and one "outside a section" each would bury the one line
+ * to fix.
+ */
 static void start_section(struct parser *p, struct config *cfg, char *head)
 {
 	p->source = NULL;
-	p->section = SEC_NONE;
-	if (!strcmp(head, "warehouse"))
-		p->section = SEC_WAREHOUSE;
-	else if (!strcmp(head, "rules"))
-		p->section = SEC_RULES;
-	else if (!strcmp(head, "extract"))
-		p->section = SEC_EXTRACT;
-	else if (!strncmp(head, "source", 6) && isspace((unsigned char)head[6])) {
-		char *name = trim(head + 6);
-		if (!valid_source_name(name)) {
-			perr(p, "bad source name '%s' (letters, digits, '-', '_', '.')", name);
-			return;
-		}
-		if (config_find_source(cfg, name)) {
-			perr(p, "source '%s' is defined twice", name);
-			return;
-		}
-		cfg->sources = xrealloc(cfg->sources, (cfg->nsources + 1) * sizeof(*cfg->sources));
-		p->source = &cfg->sources[cfg->nsources++];
-		source_defaults(p->source, name, p->line);
-		p->section = SEC_SOURCE;
-	} else {
-		perr(p, "unknown section '[%s]'", head);
-	}
+	p->section = SEC_SKIP;
+	char *name = head + strcspn(head, " \t");
+	char *word = xstrndup(head, (size_t)(name - head));
+	name = trim(name);
+	enum section sec = section_of(word);
+	if (sec == SEC_SOURCE)
+		start_source(p, cfg, name);
+	else if (sec != SEC_NONE && !*name)
+		p->section = sec;
+	else
+		unknown_section(p, head, word, name);
+	free(word);
 }
 
 static char *resolve_path(const struct parser *p, const char *value)
@@ -292,6 +402,46 @@ static void set_value(struct parser *p, void *base, const struct key_def *k,
 	}
 }
 
+static const struct key_def *find_key(enum section section, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (keys[i].section == section && !strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
+}
+
+/*
+ * The likely mistakes: a key put in the wrong section, or a typo of one
+ * of this section's keys.
+ */
+static void unknown_key(struct parser *p, const char *key)
+{
+	char where[96];
+	if (p->section == SEC_SOURCE)
+		snprintf(where, sizeof(where), "[source %s]", p->source->name);
+	else
+		snprintf(where, sizeof(where), "[%s]", section_names[p->section]);
+	const char *names[ARRAY_SIZE(keys)];
+	size_t n = 0;
+	const struct key_def *elsewhere = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (keys[i].section == p->section)
+			names[n++] = keys[i].name;
+		else if (!strcmp(keys[i].name, key))
+			elsewhere = &keys[i];
+	}
+	const char *near = config_nearest(key, names, n);
+	if (elsewhere)
+		perr(p, "unknown key '%s' in %s; it belongs in '[%s%s]'", key,
+		     where, section_names[elsewhere->section],
+		     elsewhere->section == SEC_SOURCE ? " NAME" : "");
+	else if (near)
+		perr(p, "unknown key '%s' in %s; did you mean '%s'?", key, where,
+		     near);
+	else
+		perr(p, "unknown key '%s' in %s", key, where);
+}
+
 static void parse_assignment(struct parser *p, struct config *cfg, char *line)
 {
 	char *eq = strchr(line, '=');
@@ -301,19 +451,19 @@ static void parse_assignment(struct parser *p, struct config *cfg, char *line)
 	}
 	*eq = '\0';
 	char *key = trim(line), *value = trim(eq + 1);
+	if (p->section == SEC_SKIP)
+		return;
 	if (p->section == SEC_NONE) {
-		if (!p->source)
-			perr(p, "key '%s' outside a section", key);
+		perr(p, "key '%s' outside a section", key);
 		return;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		if (keys[i].section != p->section || strcmp(keys[i].name, key))
-			continue;
-		void *base = p->section == SEC_SOURCE ? (void *)p->source : (void *)cfg;
-		set_value(p, base, &keys[i], value);
+	const struct key_def *k = find_key(p->section, key);
+	if (!k) {
+		unknown_key(p, key);
 		return;
 	}
-	perr(p, "unknown key '%s'", key);
+	void *base = p->section == SEC_SOURCE ? (void *)p->source : (void *)cfg;
+	set_value(p, base, k, value);
 }
 
 static void parse_line(struct parser *p, struct config *cfg, char *raw)
@@ -326,7 +476,7 @@ static void parse_line(struct parser *p, struct config *cfg, char *raw)
 		char *close = strchr(line, ']');
 		if (!close || close[1]) {
 			perr(p, "bad section header '%s'", line);
-			p->section = SEC_NONE;
+			p->section = SEC_SKIP;
 			p->source = NULL;
 			return;
 		}
@@ -337,9 +487,23 @@ static void parse_line(struct parser *p, struct config *cfg, char *raw)
 	parse_assignment(p, cfg, line);
 }
 
+/* s quoted for a shell, so that the fix we print can be pasted as it is */
+static void add_shell_word(struct buf *b, const char *s)
+{
+	buf_addc(b, '\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_addc(b, *s);
+	buf_addc(b, '\'');
+}
+
 /*
  * A file that group or others can write is refused: whoever can change it
- * can point the job at another warehouse or leak its token.
+ * can point the job at another warehouse or leak its token.  One they can
+ * read is a warning (interfaces.md): the job's group may be trusted, but
+ * nothing needs more than mode 600, so the warning says so.
  */
 static int check_file_mode(const char *path, const char *what, struct buf *errs,
 			   struct buf *warns, const char *where)
@@ -355,9 +519,12 @@ static int check_file_mode(const char *path, const char *what, struct buf *errs,
 			 where, what, path, path);
 		return 1;
 	}
-	if (st.st_mode & (S_IRGRP | S_IROTH))
-		buf_addf(warns, "%s: %s '%s' is readable by group or others\n",
+	if (st.st_mode & (S_IRGRP | S_IROTH)) {
+		buf_addf(warns, "warning: %s: %s '%s' is readable by group or others; run: chmod 600 ",
 			 where, what, path);
+		add_shell_word(warns, path);
+		buf_addc(warns, '\n');
+	}
 	return 0;
 }
 
@@ -426,7 +593,7 @@ static int check_source(const char *path, struct source_cfg *s, struct buf *errs
 		s->token = xstrdup(v);
 	}
 	if (s->token && s->url && !strncmp(s->url, "http://", 7) && !is_loopback_url(s->url))
-		buf_addf(warns, "%s: source '%s' sends its token over plain http:// to '%s'\n",
+		buf_addf(warns, "warning: %s: source '%s' sends its token over plain http:// to '%s'\n",
 			 where, s->name, s->url);
 	if (s->ca_file && access(s->ca_file, R_OK) < 0) {
 		buf_addf(errs, "%s: source '%s': cannot read ca_file '%s'\n", where,

@@ -54,13 +54,30 @@ const char *config_default_path(const char *explicit_path);
 
 /*
  * Load and check the file.  Every problem goes to errs as one line
- * ("file:line: message\n"); warnings (a file others can read, a calendar
- * that does not cover a year) go to warns.  Returns the number of errors:
+ * ("file:line: message\n"); warnings (a file others can read, a token
+ * sent over plain http) go to warns, each line starting "warning: " and
+ * saying the fix where there is one.  Returns the number of errors:
  * 0 means cfg is ready to use.  Call config_release() in every case.
  */
 int config_load(const char *path, struct config *cfg, struct buf *errs,
 		struct buf *warns);
 void config_release(struct config *cfg);
+
+/*
+ * Suggestions for a mistyped name ("did you mean ...?"), for the
+ * configuration and for the names score and report are given.
+ *
+ * config_edit_distance: the number of letters inserted, deleted, changed
+ * or swapped with a neighbour that turn a into b, ASCII case ignored;
+ * INT_MAX when either is longer than CONFIG_NAME_MAX bytes.
+ * config_nearest: the first of the n names (NULL entries skipped) nearest
+ * to word, if close enough to be a typo of it (at most 2 edits, 1 for a
+ * word of up to 3 letters); else NULL.
+ */
+#define CONFIG_NAME_MAX 64
+int config_edit_distance(const char *a, const char *b);
+const char *config_nearest(const char *word, const char *const *names,
+			   size_t n);
 
 /* The source named name, or NULL. */
 struct source_cfg *config_find_source(struct config *cfg, const char *name);

@@ -749,7 +749,7 @@ static int check_rules_files(const struct config *cfg)
 	struct profiles *prof = profiles_load(cfg->profiles, &err);
 	char *coverage = calendar_coverage_warning(cal, cfg->calendar);
 	if (coverage)
-		fprintf(stderr, "%s\n", coverage);
+		fprintf(stderr, "warning: %s\n", coverage);
 	free(coverage);
 	int n = 0;
 	for (const char *c = buf_str(&err); *c; c++)
@@ -1125,6 +1125,18 @@ static bool scope_option(int c, struct score_request *req)
 	return true;
 }
 
+/*
+ * A profile or unit the warehouse does not know is a mistake, not a
+ * period without data: exit 2, before anything is printed or written.
+ */
+static int check_scope_names(PGconn *conn, const struct score_request *req)
+{
+	if (!req->profile && !req->unit)
+		return 0;
+	int unknown = report_check_names(conn, req);
+	return unknown < 0 ? EXIT_WAREHOUSE : unknown ? EXIT_USAGE : 0;
+}
+
 static int cmd_score(struct globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1151,7 +1163,9 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
-	int rc = report_score(conn, &req, stdout) < 0 ? EXIT_WAREHOUSE : 0;
+	int rc = check_scope_names(conn, &req);
+	if (rc == 0 && report_score(conn, &req, stdout) < 0)
+		rc = EXIT_WAREHOUSE;
 	pg_close(conn);
 	return rc;
 }
@@ -1185,8 +1199,11 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 	PGconn *conn = connect_reader(g);
 	if (!conn)
 		return EXIT_WAREHOUSE;
-	int rc = report_html(conn, &req, out);
-	rc = rc == REPORT_CANNOT_WRITE ? EXIT_OUTPUT : rc < 0 ? EXIT_WAREHOUSE : 0;
+	int rc = check_scope_names(conn, &req);
+	if (rc == 0) {
+		rc = report_html(conn, &req, out);
+		rc = rc == REPORT_CANNOT_WRITE ? EXIT_OUTPUT : rc < 0 ? EXIT_WAREHOUSE : 0;
+	}
 	if (rc == 0)
 		log_info(NULL, NULL, "wrote '%s'", out);
 	pg_close(conn);

@@ -1,6 +1,7 @@
 #include "report.h"
 #include "buf.h"
 #include "civil.h"
+#include "config.h"
 #include "log.h"
 #include "pgload.h"
 #include "term.h"
@@ -584,6 +585,89 @@ static void print_json(PGresult *res, FILE *out, const char *kind,
 static int utf8_session(PGconn *conn, struct buf *err)
 {
 	return pg_exec(conn, "SET client_encoding = 'UTF8'", 0, NULL, err);
+}
+
+/* ---- the names --profile and --unit may take ---- */
+
+#define KNOWN_LISTED 10 /* names an error lists; more is a wall of text */
+
+static const char known_profiles_sql[] =
+    "SELECT profile FROM dw.profile_criterion"
+    " UNION SELECT profile FROM mart.compliance_total ORDER BY 1";
+
+static const char known_units_sql[] =
+    "SELECT unit_code FROM dw.unit"
+    " UNION SELECT unit_code FROM mart.unit ORDER BY 1";
+
+/*
+ * The known name a mistyped one probably meant: one within a typo or two,
+ * else the first that it starts ("kh49" for "kh49-2021"); else NULL.
+ */
+static const char *meant_name(const char *name, const char *const *known,
+			      size_t n)
+{
+	const char *near = config_nearest(name, known, n);
+	for (size_t i = 0; !near && *name && i < n; i++)
+		if (!strncmp(known[i], name, strlen(name)))
+			near = known[i];
+	return near;
+}
+
+static void log_unknown(PGresult *res, const char *what, const char *name)
+{
+	size_t n = (size_t)PQntuples(res);
+	const char **known = xcalloc(n, sizeof(*known));
+	for (size_t i = 0; i < n; i++)
+		known[i] = PQgetvalue(res, (int)i, 0);
+	struct buf msg;
+	buf_init(&msg, ERR_CAP);
+	buf_addf(&msg, "unknown %s '%s'", what, name);
+	const char *meant = meant_name(name, known, n);
+	if (meant)
+		buf_addf(&msg, "; did you mean '%s'?", meant);
+	buf_adds(&msg, meant ? " known: " : "; known: ");
+	for (size_t i = 0; i < n && i < KNOWN_LISTED; i++)
+		buf_addf(&msg, "%s%s", i ? ", " : "", known[i]);
+	if (n > KNOWN_LISTED)
+		buf_addf(&msg, " and %zu more", n - KNOWN_LISTED);
+	log_error(NULL, NULL, "%s", buf_str(&msg));
+	buf_release(&msg);
+	free(known);
+}
+
+/* 1 when name is not among the names sql returns (and they are some). */
+static int check_name(PGconn *conn, const char *sql, const char *what,
+		      const char *name, struct buf *err)
+{
+	PGresult *res = pg_query(conn, sql, 0, NULL, err);
+	if (!res)
+		return -1;
+	int n = PQntuples(res), found = n == 0;
+	for (int i = 0; i < n && !found; i++)
+		found = !strcmp(PQgetvalue(res, i, 0), name);
+	if (!found)
+		log_unknown(res, what, name);
+	PQclear(res);
+	return !found;
+}
+
+int report_check_names(PGconn *conn, const struct score_request *req)
+{
+	struct buf err;
+	buf_init(&err, ERR_CAP);
+	int profile = 0, unit = 0;
+	if (utf8_session(conn, &err) < 0 ||
+	    (req->profile && (profile = check_name(conn, known_profiles_sql,
+						   "profile", req->profile,
+						   &err)) < 0) ||
+	    (req->unit && (unit = check_name(conn, known_units_sql, "unit",
+					     req->unit, &err)) < 0)) {
+		log_error(NULL, NULL, "%s", buf_str(&err));
+		buf_release(&err);
+		return -1;
+	}
+	buf_release(&err);
+	return profile + unit;
 }
 
 int report_score(PGconn *conn, const struct score_request *req, FILE *out)

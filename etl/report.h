@@ -23,6 +23,18 @@ struct score_request {
 int report_parse_period(const char *period, char kind[8], char start[11]);
 
 /*
+ * Whether req->profile and req->unit (when set) name a profile and a unit
+ * the warehouse knows: a profile of dw.profile_criterion or of the
+ * scores, a unit of dw.unit or mart.unit.  A mistyped name would
+ * otherwise read as a period without data.  Logs one error per unknown
+ * name, listing the known ones (at most 10, and how many more) and the
+ * one probably meant; returns how many are unknown, or -1 (logged) when
+ * a query fails.  A warehouse that knows no profile (or no unit) yet has
+ * nothing to compare with: the name passes, and score says "no scores".
+ */
+int report_check_names(PGconn *conn, const struct score_request *req);
+
+/*
  * Print the scorecard; -1 (with a logged error) when the query fails.
  *
  * table: per profile, the units ranked by score (competition ranking:

@@ -112,6 +112,9 @@ static void test_source_problems(void)
 	buf_release(&warns);
 }
 
+static void check_errors(const struct buf *errs, const char *path,
+			 const char *want);
+
 static void test_file_modes(void)
 {
 	struct config cfg;
@@ -128,15 +131,20 @@ static void test_file_modes(void)
 	path = write_file("plain.conf", "[source a]\nurl = http://motcua.example.vn\ntoken_file = tok-plain\n"
 				       "[source b]\nurl = http://127.0.0.1:8080\ntoken_file = tok-plain\n", 0600);
 	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
+	CHECK(strstr(buf_str(&warns), "warning: ") == buf_str(&warns));
 	CHECK(strstr(buf_str(&warns), "source 'a' sends its token over plain http://") != NULL);
 	CHECK(strstr(buf_str(&warns), "source 'b'") == NULL);
 	config_release(&cfg);
 	buf_release(&errs);
 	buf_release(&warns);
 
-	path = write_file("readable.conf", "[source a]\nurl = http://x\n", 0644);
+	/* a warning says it is one, and the fix, quoted for a shell */
+	path = write_file("it's readable.conf", "[source a]\nurl = http://x\n", 0640);
 	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
-	CHECK(strstr(buf_str(&warns), "readable by group or others") != NULL);
+	check_errors(&warns, dir,
+		  "warning: PATH/it's readable.conf: configuration file "
+		  "'PATH/it's readable.conf' is readable by group or others; "
+		  "run: chmod 600 'PATH/it'\\''s readable.conf'\n");
 	config_release(&cfg);
 	buf_release(&errs);
 	buf_release(&warns);
@@ -216,6 +224,83 @@ static void test_hostile_numbers(void)
 	buf_release(&warns);
 }
 
+/*
+ * A mistyped name gets the name it probably meant; a word too far from
+ * every name gets none, rather than a wild guess.
+ */
+static void test_edit_distance(void)
+{
+	CHECK_INT(config_edit_distance("extract", "extract"), 0);
+	CHECK_INT(config_edit_distance("extrakt", "extract"), 1);
+	CHECK_INT(config_edit_distance("page_sise", "page_size"), 1);
+	CHECK_INT(config_edit_distance("lookbakc", "lookback"), 1); /* swapped */
+	CHECK_INT(config_edit_distance("Page_Size", "page_size"), 0);
+	CHECK_INT(config_edit_distance("retry", "retries"), 3);
+	CHECK_INT(config_edit_distance("", "url"), 3);
+	CHECK_INT(config_edit_distance("ab", "ba"), 1);
+	CHECK_INT(config_edit_distance("ca", "abc"), 3); /* no edit after a swap */
+
+	static const char *const names[] = { "warehouse", NULL, "rules",
+					     "extract", "source" };
+	CHECK_STR(config_nearest("extrakt", names, 5), "extract");
+	CHECK_STR(config_nearest("rule", names, 5), "rules");
+	CHECK_STR(config_nearest("WAREHOUSE", names, 5), "warehouse");
+	CHECK(config_nearest("report", names, 5) == NULL);
+	CHECK(config_nearest("rls", names, 5) == NULL); /* 2 edits: a guess */
+	static const char *const keys[] = { "timeout", "retries", "url" };
+	CHECK_STR(config_nearest("timeuot", keys, 3), "timeout");
+	CHECK_STR(config_nearest("uri", keys, 3), "url");
+	CHECK(config_nearest("ab", keys, 3) == NULL);
+	/* the nearest wins over an earlier name that is also close */
+	static const char *const close[] = { "page_sizes", "page_size" };
+	CHECK_STR(config_nearest("page_size", close, 2), "page_size");
+}
+
+/*
+ * A wrong header is one error, with the section it probably meant; the
+ * keys under it are not reported again as if they were outside any.
+ */
+static void test_wrong_section_and_key_names(void)
+{
+	struct config cfg;
+	struct buf errs, warns;
+	const char *path = write_file("names.conf",
+		"[extrakt]\n"                     /* line 1 */
+		"lookback = 3600\n"
+		"parallel = 4\n"
+		"[warehouse]\n"
+		"dsn = dbname=x\n"
+		"lookback = 60\n"                 /* line 6: another section's key */
+		"[sourse a]\n"                    /* line 7 */
+		"url = http://127.0.0.1:9\n"
+		"[source b]\n"
+		"url = http://127.0.0.1:9\n"
+		"page_sise = 100\n"               /* line 11 */
+		"colour = blue\n"                 /* line 12: near nothing */
+		"[report]\n"                      /* line 13: near nothing */
+		"recipient = x\n"
+		"[source]\n"                      /* line 15 */
+		"url = http://127.0.0.1:9\n"
+		"[rules\n"                        /* line 17 */
+		"calendar = x\n",
+		0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 8);
+	check_errors(&errs, path,
+		  "PATH:1: unknown section '[extrakt]'; did you mean '[extract]'?\n"
+		  "PATH:6: unknown key 'lookback' in [warehouse]; it belongs in '[extract]'\n"
+		  "PATH:7: unknown section '[sourse a]'; did you mean '[source a]'?\n"
+		  "PATH:11: unknown key 'page_sise' in [source b]; did you mean 'page_size'?\n"
+		  "PATH:12: unknown key 'colour' in [source b]\n"
+		  "PATH:13: unknown section '[report]'\n"
+		  "PATH:15: section '[source]' needs a name: '[source NAME]'\n"
+		  "PATH:17: bad section header '[rules'\n");
+	CHECK_INT(cfg.lookback, 3600); /* untouched by the skipped and the misplaced */
+	CHECK_INT(cfg.parallel, 4);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+}
+
 int main(void)
 {
 	umask(0);
@@ -226,6 +311,8 @@ int main(void)
 	test_source_problems();
 	test_file_modes();
 	test_hostile_numbers();
+	test_edit_distance();
+	test_wrong_section_and_key_names();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
