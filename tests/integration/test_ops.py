@@ -1,6 +1,7 @@
 """Operations: `make install` / `make uninstall` into a DESTDIR, the manual
 page, the cron wrapper run as cron runs it, and every SQL example of
 README.md against a loaded warehouse."""
+import datetime
 import os
 import re
 import subprocess
@@ -157,6 +158,21 @@ def _nightly(ctx, config, logdir, statedir):
         start_new_session=True)
 
 
+# What an operator reads: local time (Asia/Ho_Chi_Minh) with its offset.
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00"
+LOG_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+07:00"
+
+
+def _close_to_now(text, slack=300):
+    """text (ISO 8601 with an offset, or status's "YYYY-MM-DD HH:MM+07")
+    names an instant within slack seconds of now."""
+    text = re.sub(r"^(\S+) (\S+)$", r"\1T\2", text)
+    text = re.sub(r"([+-]\d\d)$", r"\1:00", text)
+    when = datetime.datetime.fromisoformat(text)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((now - when).total_seconds()) < slack, f"{text} is not now ({now})"
+
+
 def _token_file(ctx):
     path = os.path.join(ctx.dir, "sim.token")
     with open(path, "w") as f:
@@ -210,6 +226,20 @@ def test_cron_wrapper(ctx):
     r = _nightly(ctx, good, os.path.join(blocker, "log"), statedir)
     assert r.returncode == 2 and "cannot write" in r.stderr, r
     assert open(last).read().startswith("1 ")
+
+
+def test_log_time_zone(ctx):
+    """A log line's time is local (UTC+07:00) with its offset, whatever the
+    host's TZ says."""
+    conf = harness.write_config(os.path.join(ctx.dir, "nodb.conf"),
+                                f"host={ctx.dir} port=1 dbname=none",
+                                [("sim", "http://127.0.0.1:1/api", {})])
+    for tz in ("UTC", "America/New_York", "Asia/Ho_Chi_Minh"):
+        r = ctx.etl(conf, "status", env={"TZ": tz})
+        assert r.returncode == 3, r
+        m = re.match(rf"({LOG_STAMP}) error - - cannot connect", r.stderr)
+        assert m, f"TZ={tz}: {r.stderr}"
+        _close_to_now(m.group(1))
 
 
 # ------------------------------------------------------ README's examples
