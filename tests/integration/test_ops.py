@@ -4,6 +4,7 @@ README.md against a loaded warehouse."""
 import datetime
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -148,12 +149,14 @@ def test_install_uninstall(ctx):
         assert not os.path.exists(at(gone)), gone
 
 
-def _nightly(ctx, config, logdir, statedir):
-    """The wrapper as cron starts it: no terminal, almost no environment."""
+def _nightly(ctx, config, logdir, statedir, *args, tz="UTC"):
+    """The wrapper as cron starts it: no terminal, almost no environment
+    (a host whose TZ is not the warehouse's zone)."""
     return subprocess.run(
-        ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent",
+        ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", f"TZ={tz}",
          f"ONESTOP_ETL_CONFIG={config}", f"ONESTOP_ETL_BIN={harness.BINARY}",
-         f"ONESTOP_ETL_LOGDIR={logdir}", f"ONESTOP_ETL_STATEDIR={statedir}", WRAPPER],
+         f"ONESTOP_ETL_LOGDIR={logdir}", f"ONESTOP_ETL_STATEDIR={statedir}", WRAPPER,
+         *args],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
         start_new_session=True)
 
@@ -173,6 +176,17 @@ def _close_to_now(text, slack=300):
     assert abs((now - when).total_seconds()) < slack, f"{text} is not now ({now})"
 
 
+def _last_exit(statedir):
+    path = os.path.join(statedir, "last-exit")
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode == 0o644, f"last-exit is mode {oct(mode)}: a monitor as another user cannot read it"
+    text = open(path).read()
+    m = re.fullmatch(rf"(\d) ({STAMP})\n", text)
+    assert m, f"last-exit: {text!r}"
+    _close_to_now(m.group(2))
+    return int(m.group(1))
+
+
 def _token_file(ctx):
     path = os.path.join(ctx.dir, "sim.token")
     with open(path, "w") as f:
@@ -189,16 +203,24 @@ def test_cron_wrapper(ctx):
     logdir, statedir = os.path.join(ctx.dir, "log"), os.path.join(ctx.dir, "state")
     log, last = os.path.join(logdir, "nightly.log"), os.path.join(statedir, "last-exit")
 
-    r = _nightly(ctx, good, logdir, statedir)
+    r = _nightly(ctx, good, logdir, statedir, tz="America/New_York")
     assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
     text = open(log).read()
-    assert re.match(r"=== \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} onestop-etl run\n", text), text
-    assert re.search(r"=== \S+ exit 0\n\Z", text), text[-500:]
+    # the wrapper's lines and the program's in one zone, with its offset
+    m = re.match(rf"=== ({STAMP}) onestop-etl run\n({LOG_STAMP}) ", text)
+    assert m, text[:500]
+    _close_to_now(m.group(1))
+    _close_to_now(m.group(2))
+    assert re.search(rf"=== {STAMP} exit 0\n\Z", text), text[-500:]
+    assert all(re.match(rf"(=== {STAMP}|{LOG_STAMP}) ", l) for l in text.splitlines()), text
     hoso = sim.control("expected?entity=hoso")["count"]
     assert re.search(rf" info sim hoso read {hoso}, loaded {hoso}, ", text), text
     assert " error " not in text and "\r" not in text and TOKEN not in text, text
     assert os.stat(log).st_mode & 0o027 == 0, oct(os.stat(log).st_mode)
-    assert re.fullmatch(r"0 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}\n", open(last).read())
+    # readable by a monitor running as another user, the folder too
+    assert _last_exit(statedir) == 0
+    assert stat.S_IMODE(os.stat(statedir).st_mode) == 0o755, oct(os.stat(statedir).st_mode)
+    assert sorted(os.listdir(statedir)) == ["last-exit"], os.listdir(statedir)
     assert ctx.rows("SELECT source, status FROM etl.run") == [["sim", "succeeded"]]
 
     # A second night with a source that is down: exit 1, and the output cron
@@ -215,10 +237,15 @@ def test_cron_wrapper(ctx):
     assert "down" in status and "sim" in status, r.stdout
     assert "exit 0" not in r.stdout, r.stdout
     assert TOKEN not in r.stdout + open(log).read()
-    assert open(last).read().startswith("1 ")
-    assert re.search(r"=== \S+ exit 1\n\Z", open(log).read())
+    assert _last_exit(statedir) == 1
+    assert re.search(rf"=== {STAMP} exit 1\n\Z", open(log).read())
     runs = ctx.rows("SELECT source, status FROM etl.run ORDER BY run_id")
     assert sorted(runs[1:]) == [["down", "failed"], ["sim", "succeeded"]], runs
+    # status's times carry the same offset, and agree with the wrapper's
+    started = re.findall(r"  (\d{4}-\d\d-\d\d \d\d:\d\d\+07)  ", status)
+    assert len(started) == 3, status
+    for t in started:
+        _close_to_now(t)
 
     # A log folder it cannot create: exit 2 with a message, nothing run.
     blocker = os.path.join(ctx.dir, "not-a-dir")
@@ -226,6 +253,56 @@ def test_cron_wrapper(ctx):
     r = _nightly(ctx, good, os.path.join(blocker, "log"), statedir)
     assert r.returncode == 2 and "cannot write" in r.stderr, r
     assert open(last).read().startswith("1 ")
+
+
+def test_cron_wrapper_rerun(ctx):
+    """`onestop-etl-nightly rerun --failed` after a failed night: while a
+    source is still down last-exit stays 1; once a rerun makes good every
+    failed run, last-exit says 0, so the monitor stops raising the alarm."""
+    sim = ctx.sim(seed=32, dossiers=80, token=TOKEN)
+    token = _token_file(ctx)
+    logdir, statedir = os.path.join(ctx.dir, "log"), os.path.join(ctx.dir, "state")
+    log = os.path.join(logdir, "nightly.log")
+    up = {"token_file": token, "retry_delay": 0.05}
+    off = ("http://127.0.0.1:1/api", dict(up, retries=1))
+    down = ctx.config([("sim", sim.url, up), ("a", *off), ("b", *off)], name="down.conf")
+    a_back = ctx.config([("sim", sim.url, up), ("a", sim.url, up), ("b", *off)],
+                        name="a-back.conf")
+    back = ctx.config([("sim", sim.url, up), ("a", sim.url, up), ("b", sim.url, up)],
+                      name="back.conf")
+
+    assert _nightly(ctx, down, logdir, statedir).returncode == 1
+    assert _last_exit(statedir) == 1
+
+    r = _nightly(ctx, down, logdir, statedir, "rerun", "--failed")
+    assert r.returncode == 1 and "onestop-etl rerun --failed failed with exit 1" in r.stdout, r
+    assert _last_exit(statedir) == 1
+
+    # a rerun of one run leaves b failed: logged, last-exit left at 1
+    run_a = ctx.sql("SELECT min(run_id) FROM etl.run WHERE source = 'a'").strip()
+    r = _nightly(ctx, a_back, logdir, statedir, "rerun", "--run", run_a)
+    assert (r.returncode, r.stdout) == (0, ""), r
+    assert re.search(rf"=== {STAMP} onestop-etl rerun --run {run_a}\n", open(log).read())
+    assert _last_exit(statedir) == 1
+
+    r = _nightly(ctx, back, logdir, statedir, "rerun", "--failed")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
+    assert _last_exit(statedir) == 0
+    text = open(log).read()
+    assert re.search(rf"=== {STAMP} onestop-etl rerun --failed\n(.*\n)*=== {STAMP} exit 0\n\Z",
+                     text), text[-1500:]
+    assert ctx.rows("SELECT source, status FROM etl.run WHERE command = 'rerun'"
+                    " ORDER BY run_id DESC LIMIT 1") == [["b", "succeeded"]]
+
+    # a night that loaded nothing (exit 2) has no run a rerun could redo
+    bad = os.path.join(ctx.dir, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[nonsense]\n")
+    os.chmod(bad, 0o600)
+    assert _nightly(ctx, bad, logdir, statedir).returncode == 2
+    r = _nightly(ctx, back, logdir, statedir, "rerun", "--failed")
+    assert r.returncode == 0 and "last-exit still says 2" in r.stderr, r
+    assert _last_exit(statedir) == 2
 
 
 def test_log_time_zone(ctx):
@@ -299,3 +376,4 @@ def test_readme_sql_examples(ctx):
             errors = [l for l in r.stderr.splitlines() if "ERROR" in l]
             assert all("already exists" in l for l in errors), f"{r.stderr}\n{block}"
     assert queries >= 12, f"only {queries} example queries found in README.md"
+
