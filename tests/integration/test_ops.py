@@ -377,3 +377,70 @@ def test_readme_sql_examples(ctx):
             assert all("already exists" in l for l in errors), f"{r.stderr}\n{block}"
     assert queries >= 12, f"only {queries} example queries found in README.md"
 
+
+# ------------------------------------------------- what the host must have
+
+CHECK = os.path.join(ROOT, "cron", "check-prereqs.sh")
+ABSENT = ("cron", "logrotate", "pidof", "systemctl", "sendmail")
+
+
+def _path_without(top, names):
+    """A PATH folder with every program of the host's but names."""
+    os.makedirs(top)
+    for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for n in os.listdir(d) if os.path.isdir(d) else ():
+            if n not in names and not os.path.exists(os.path.join(top, n)):
+                os.symlink(os.path.join(d, n), os.path.join(top, n))
+    return top
+
+
+def _fake_programs(top, **programs):
+    """A PATH folder of shell scripts: name=exit status."""
+    os.makedirs(top)
+    for name, status in programs.items():
+        path = os.path.join(top, name)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\nexit {status}\n")
+        os.chmod(path, 0o755)
+    return top
+
+
+def test_install_names_prerequisites(ctx):
+    """make install on a host without cron, logrotate and an MTA says so
+    (and still succeeds); the check tells a stopped cron from a missing one
+    and is silent when all is there."""
+    dest = tempfile.mkdtemp(prefix="destdir-", dir=ctx.dir)
+    bare = _path_without(os.path.join(ctx.dir, "bare-bin"), ABSENT)
+    r = subprocess.run(["make", "-s", "install", f"PREFIX={PREFIX}", f"DESTDIR={dest}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, PATH=bare))
+    assert r.returncode == 0, r
+    out = r.stdout
+    assert "note: the nightly job needs what this host lacks:" in out, r
+    assert re.search(r"^  cron: not installed", out, re.M), out
+    assert re.search(r"^  logrotate: not installed", out, re.M), out
+    assert re.search(r"^  install them: apt-get install cron logrotate", out, re.M), out
+    if not os.access("/usr/sbin/sendmail", os.X_OK):
+        assert "a mail transfer agent (/usr/sbin/sendmail)" in out, out
+    assert os.access(os.path.join(dest, PREFIX.lstrip("/"), "bin/onestop-etl"), os.X_OK)
+
+    def check(path, sendmail):
+        r = subprocess.run(["/bin/sh", CHECK, sendmail], capture_output=True, text=True,
+                           env={"PATH": path})
+        assert r.returncode == 0 and r.stderr == "", r
+        return r.stdout
+
+    no_mta = os.path.join(ctx.dir, "no-sendmail")
+    out = check(bare, no_mta)
+    assert f"a mail transfer agent ({no_mta}): none" in out, out
+    assert "apt-get install cron logrotate exim4" in out, out
+
+    mta = os.path.join(_fake_programs(os.path.join(ctx.dir, "mta"), sendmail=0), "sendmail")
+    stopped = _fake_programs(os.path.join(ctx.dir, "stopped"), cron=0, logrotate=0, pidof=1)
+    out = check(stopped, mta)
+    assert re.fullmatch(r"\nnote: the nightly job needs what this host lacks:\n"
+                        r"  cron: installed but not running; start it: "
+                        r"systemctl enable --now cron\n", out), out
+
+    running = _fake_programs(os.path.join(ctx.dir, "running"), cron=0, logrotate=0, pidof=0)
+    assert check(running, mta) == ""
