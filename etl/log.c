@@ -87,7 +87,8 @@ static void log_vmsg(enum log_level level, const char *source,
 
 	/* the warehouse's zone, with its offset: not the host's TZ */
 	gettimeofday(&tv, NULL);
-	tstamp_format_local_iso((int64_t)tv.tv_sec * 1000000 + tv.tv_usec, stamp);
+	tstamp_format_local_iso((int64_t)tv.tv_sec * 1000000 + tv.tv_usec,
+				stamp);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	buf_init(&line, LINE_CAP);
 	buf_addf(&line, "%s %s ", stamp, level_names[level]);
