@@ -116,6 +116,8 @@ build/san/unit/test_fuzz_corpus: tests/fuzz/fuzz_csv_record.c
 # The cron file and logrotate snippet go to share/ (enabling them is a step
 # of README's setup); the example and the cron file name $(PREFIX).
 # config.o holds DATADIR: rebuild it if it was compiled for another PREFIX.
+# Last, a note on what the nightly job needs and the host lacks (cron that
+# runs, logrotate, an MTA): a note, not a failure.
 install: all
 	grep -qF '$(PREFIX)/share/onestop-etl/calendar-vn.csv' build/onestop-etl || \
 		{ rm -f build/rel/config.o && $(MAKE) build/onestop-etl; }
@@ -130,6 +132,7 @@ install: all
 		chmod 644 $(DESTDIR)$(PREFIX)/share/onestop-etl/$${f#*/} || exit 1; done
 	install -m 755 cron/onestop-etl-nightly $(DESTDIR)$(PREFIX)/lib/onestop-etl/
 	install -m 644 etl/onestop-etl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	@sh cron/check-prereqs.sh
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/onestop-etl $(DESTDIR)$(PREFIX)/share/man/man1/onestop-etl.1 \

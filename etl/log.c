@@ -1,5 +1,6 @@
 #include "log.h"
 #include "term.h"
+#include "tstamp.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -80,18 +81,17 @@ static void log_vmsg(enum log_level level, const char *source,
 		     const char *entity, const char *fmt, va_list ap)
 {
 	char msg[LINE_CAP];
-	char stamp[32];
+	char stamp[TSTAMP_LOCAL_ISO_SIZE];
 	struct timeval tv;
-	struct tm tm;
 	struct buf line;
 
+	/* the warehouse's zone, with its offset: not the host's TZ */
 	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	tstamp_format_local_iso((int64_t)tv.tv_sec * 1000000 + tv.tv_usec,
+				stamp);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	buf_init(&line, LINE_CAP);
-	buf_addf(&line, "%s.%03d %s ", stamp, (int)(tv.tv_usec / 1000),
-		 level_names[level]);
+	buf_addf(&line, "%s %s ", stamp, level_names[level]);
 	term_clean(&line, source ? source : "-");
 	buf_addc(&line, ' ');
 	term_clean(&line, entity ? entity : "-");

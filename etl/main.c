@@ -915,7 +915,7 @@ static const char STATUS_RUNS[] =
 	"SELECT run_id, coalesce(source, '-'),"
 	" CASE WHEN command = 'rerun' THEN 'rerun ' || coalesce(rerun_of::text, '')"
 	"  WHEN command = 'load-file' THEN 'file' ELSE coalesce(mode, command) END,"
-	" status, to_char(started_at, 'YYYY-MM-DD HH24:MI'),"
+	" status, to_char(started_at, 'YYYY-MM-DD HH24:MITZH'),"
 	" CASE WHEN finished_at IS NULL THEN ''"
 	"  ELSE (SELECT CASE WHEN s < 60 THEN s || 's' WHEN s < 3600 THEN s / 60 || 'm'"
 	"   || lpad((s % 60)::text, 2, '0') || 's' ELSE s / 3600 || 'h'"
@@ -937,8 +937,8 @@ static const struct status_column status_run_columns[] = {
 static const char STATUS_PROBLEMS[] =
 	"SELECT r.run_id, coalesce(r.source, '-'), r.status,"
 	" coalesce(r.error, ''), coalesce(r.mode, ''), coalesce(r.file_name, ''),"
-	" coalesce(to_char(r.window_from, 'YYYY-MM-DD HH24:MI:SS'), '…') || ' .. '"
-	"  || coalesce(to_char(r.window_to, 'YYYY-MM-DD HH24:MI:SS'), '…'),"
+	" coalesce(to_char(r.window_from, 'YYYY-MM-DD HH24:MI:SSTZH'), '…') || ' .. '"
+	"  || coalesce(to_char(r.window_to, 'YYYY-MM-DD HH24:MI:SSTZH'), '…'),"
 	" coalesce(" MADE_GOOD_BY "::text, ''),"
 	" r.status = 'running' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.pid)"
 	" FROM (SELECT * FROM etl.run ORDER BY run_id DESC LIMIT $1::bigint) r"
@@ -1028,7 +1028,7 @@ static const struct status_column status_entity_columns[] = {
 };
 
 static const char STATUS_MARKS[] =
-	"SELECT source, entity, to_char(updated_until, 'YYYY-MM-DD HH24:MI:SS')"
+	"SELECT source, entity, to_char(updated_until, 'YYYY-MM-DD HH24:MI:SSTZH')"
 	" FROM etl.watermark ORDER BY source,"
 	" array_position(ARRAY['donvi', 'thutuc', 'hoso', 'bosung', 'quatrinh'], entity::text)";
 

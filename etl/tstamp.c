@@ -235,3 +235,20 @@ void tstamp_format_local_compact(int64_t epoch_us, char out[15])
 			*o++ = *q;
 	*o = '\0';
 }
+
+void tstamp_format_local_iso(int64_t epoch_us, char out[TSTAMP_LOCAL_ISO_SIZE])
+{
+	int64_t secs = floor_div(epoch_us, US_PER_SEC);
+	long msec = (long)(epoch_us - secs * US_PER_SEC) / 1000;
+	long offset_min = LOCAL_UTC_OFFSET / 60;
+	char *p = put_datetime(out, secs + LOCAL_UTC_OFFSET, 'T');
+
+	*p++ = '.';
+	p = put_digits(p, msec, 3);
+	*p++ = offset_min < 0 ? '-' : '+';
+	offset_min = offset_min < 0 ? -offset_min : offset_min;
+	p = put_digits(p, offset_min / 60, 2);
+	*p++ = ':';
+	p = put_digits(p, offset_min % 60, 2);
+	*p = '\0';
+}

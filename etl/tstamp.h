@@ -39,4 +39,12 @@ long tstamp_local_day(int64_t epoch_us);
 /* yyyyMMddHHmmss in local time, NUL-terminated (the updated_since form). */
 void tstamp_format_local_compact(int64_t epoch_us, char out[15]);
 
+/*
+ * "YYYY-MM-DDTHH:MM:SS.mmm+07:00": local time with milliseconds and its
+ * offset, NUL-terminated; what an operator reads in the log, the same
+ * whatever the host's TZ (the nightly wrapper writes the same zone).
+ */
+#define TSTAMP_LOCAL_ISO_SIZE 30
+void tstamp_format_local_iso(int64_t epoch_us, char out[TSTAMP_LOCAL_ISO_SIZE]);
+
 #endif

@@ -251,7 +251,7 @@ def run_etl(config, args, log_path, timeout, timed=True, perf=None):
 def phases(log_path):
     """Seconds of extract per entity and of the commit, from the -v log."""
     stamps = []
-    pat = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) \w+ (\S+) (\S+) (.*)$")
+    pat = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})[+-]\d\d:\d\d \w+ (\S+) (\S+) (.*)$")
     for line in open(log_path, encoding="utf-8", errors="replace"):
         m = pat.match(line)
         if m:

@@ -588,10 +588,10 @@ def test_status_fits_a_terminal_and_says_what_happened(ctx):
     assert any(l.split()[:1] == [runs[1][0]] and "failed" in l for l in lines), out
     assert "503" in out and "…" in out, out
     assert "rerun --run " + runs[1][0] in out, out
-    assert "2021-03-01 00:00:00 .. 2021-04-01 00:00:00" in out, out
+    assert "2021-03-01 00:00:00+07 .. 2021-04-01 00:00:00+07" in out, out
     for e in ENTITIES:
         ts = served_max(sim, e)
-        shown = f"{ts[:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:]}"
+        shown = f"{ts[:4]}-{ts[4:6]}-{ts[6:8]} {ts[8:10]}:{ts[10:12]}:{ts[12:]}+07"
         assert any(e in l and shown in l for l in lines), (e, shown, out)
     superseded = [l for l in lines if "superseded" in l]
     assert superseded, out

@@ -1,8 +1,10 @@
 """Operations: `make install` / `make uninstall` into a DESTDIR, the manual
 page, the cron wrapper run as cron runs it, and every SQL example of
 README.md against a loaded warehouse."""
+import datetime
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -147,14 +149,42 @@ def test_install_uninstall(ctx):
         assert not os.path.exists(at(gone)), gone
 
 
-def _nightly(ctx, config, logdir, statedir):
-    """The wrapper as cron starts it: no terminal, almost no environment."""
+def _nightly(ctx, config, logdir, statedir, *args, tz="UTC"):
+    """The wrapper as cron starts it: no terminal, almost no environment
+    (a host whose TZ is not the warehouse's zone)."""
     return subprocess.run(
-        ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent",
+        ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", f"TZ={tz}",
          f"ONESTOP_ETL_CONFIG={config}", f"ONESTOP_ETL_BIN={harness.BINARY}",
-         f"ONESTOP_ETL_LOGDIR={logdir}", f"ONESTOP_ETL_STATEDIR={statedir}", WRAPPER],
+         f"ONESTOP_ETL_LOGDIR={logdir}", f"ONESTOP_ETL_STATEDIR={statedir}", WRAPPER,
+         *args],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
         start_new_session=True)
+
+
+# What an operator reads: local time (Asia/Ho_Chi_Minh) with its offset.
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00"
+LOG_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+07:00"
+
+
+def _close_to_now(text, slack=300):
+    """text (ISO 8601 with an offset, or status's "YYYY-MM-DD HH:MM+07")
+    names an instant within slack seconds of now."""
+    text = re.sub(r"^(\S+) (\S+)$", r"\1T\2", text)
+    text = re.sub(r"([+-]\d\d)$", r"\1:00", text)
+    when = datetime.datetime.fromisoformat(text)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((now - when).total_seconds()) < slack, f"{text} is not now ({now})"
+
+
+def _last_exit(statedir):
+    path = os.path.join(statedir, "last-exit")
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode == 0o644, f"last-exit is mode {oct(mode)}: a monitor as another user cannot read it"
+    text = open(path).read()
+    m = re.fullmatch(rf"(\d) ({STAMP})\n", text)
+    assert m, f"last-exit: {text!r}"
+    _close_to_now(m.group(2))
+    return int(m.group(1))
 
 
 def _token_file(ctx):
@@ -173,16 +203,24 @@ def test_cron_wrapper(ctx):
     logdir, statedir = os.path.join(ctx.dir, "log"), os.path.join(ctx.dir, "state")
     log, last = os.path.join(logdir, "nightly.log"), os.path.join(statedir, "last-exit")
 
-    r = _nightly(ctx, good, logdir, statedir)
+    r = _nightly(ctx, good, logdir, statedir, tz="America/New_York")
     assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
     text = open(log).read()
-    assert re.match(r"=== \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} onestop-etl run\n", text), text
-    assert re.search(r"=== \S+ exit 0\n\Z", text), text[-500:]
+    # the wrapper's lines and the program's in one zone, with its offset
+    m = re.match(rf"=== ({STAMP}) onestop-etl run\n({LOG_STAMP}) ", text)
+    assert m, text[:500]
+    _close_to_now(m.group(1))
+    _close_to_now(m.group(2))
+    assert re.search(rf"=== {STAMP} exit 0\n\Z", text), text[-500:]
+    assert all(re.match(rf"(=== {STAMP}|{LOG_STAMP}) ", l) for l in text.splitlines()), text
     hoso = sim.control("expected?entity=hoso")["count"]
     assert re.search(rf" info sim hoso read {hoso}, loaded {hoso}, ", text), text
     assert " error " not in text and "\r" not in text and TOKEN not in text, text
     assert os.stat(log).st_mode & 0o027 == 0, oct(os.stat(log).st_mode)
-    assert re.fullmatch(r"0 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}\n", open(last).read())
+    # readable by a monitor running as another user, the folder too
+    assert _last_exit(statedir) == 0
+    assert stat.S_IMODE(os.stat(statedir).st_mode) == 0o755, oct(os.stat(statedir).st_mode)
+    assert sorted(os.listdir(statedir)) == ["last-exit"], os.listdir(statedir)
     assert ctx.rows("SELECT source, status FROM etl.run") == [["sim", "succeeded"]]
 
     # A second night with a source that is down: exit 1, and the output cron
@@ -199,10 +237,15 @@ def test_cron_wrapper(ctx):
     assert "down" in status and "sim" in status, r.stdout
     assert "exit 0" not in r.stdout, r.stdout
     assert TOKEN not in r.stdout + open(log).read()
-    assert open(last).read().startswith("1 ")
-    assert re.search(r"=== \S+ exit 1\n\Z", open(log).read())
+    assert _last_exit(statedir) == 1
+    assert re.search(rf"=== {STAMP} exit 1\n\Z", open(log).read())
     runs = ctx.rows("SELECT source, status FROM etl.run ORDER BY run_id")
     assert sorted(runs[1:]) == [["down", "failed"], ["sim", "succeeded"]], runs
+    # status's times carry the same offset, and agree with the wrapper's
+    started = re.findall(r"  (\d{4}-\d\d-\d\d \d\d:\d\d\+07)  ", status)
+    assert len(started) == 3, status
+    for t in started:
+        _close_to_now(t)
 
     # A log folder it cannot create: exit 2 with a message, nothing run.
     blocker = os.path.join(ctx.dir, "not-a-dir")
@@ -210,6 +253,70 @@ def test_cron_wrapper(ctx):
     r = _nightly(ctx, good, os.path.join(blocker, "log"), statedir)
     assert r.returncode == 2 and "cannot write" in r.stderr, r
     assert open(last).read().startswith("1 ")
+
+
+def test_cron_wrapper_rerun(ctx):
+    """`onestop-etl-nightly rerun --failed` after a failed night: while a
+    source is still down last-exit stays 1; once a rerun makes good every
+    failed run, last-exit says 0, so the monitor stops raising the alarm."""
+    sim = ctx.sim(seed=32, dossiers=80, token=TOKEN)
+    token = _token_file(ctx)
+    logdir, statedir = os.path.join(ctx.dir, "log"), os.path.join(ctx.dir, "state")
+    log = os.path.join(logdir, "nightly.log")
+    up = {"token_file": token, "retry_delay": 0.05}
+    off = ("http://127.0.0.1:1/api", dict(up, retries=1))
+    down = ctx.config([("sim", sim.url, up), ("a", *off), ("b", *off)], name="down.conf")
+    a_back = ctx.config([("sim", sim.url, up), ("a", sim.url, up), ("b", *off)],
+                        name="a-back.conf")
+    back = ctx.config([("sim", sim.url, up), ("a", sim.url, up), ("b", sim.url, up)],
+                      name="back.conf")
+
+    assert _nightly(ctx, down, logdir, statedir).returncode == 1
+    assert _last_exit(statedir) == 1
+
+    r = _nightly(ctx, down, logdir, statedir, "rerun", "--failed")
+    assert r.returncode == 1 and "onestop-etl rerun --failed failed with exit 1" in r.stdout, r
+    assert _last_exit(statedir) == 1
+
+    # a rerun of one run leaves b failed: logged, last-exit left at 1
+    run_a = ctx.sql("SELECT min(run_id) FROM etl.run WHERE source = 'a'").strip()
+    r = _nightly(ctx, a_back, logdir, statedir, "rerun", "--run", run_a)
+    assert (r.returncode, r.stdout) == (0, ""), r
+    assert re.search(rf"=== {STAMP} onestop-etl rerun --run {run_a}\n", open(log).read())
+    assert _last_exit(statedir) == 1
+
+    r = _nightly(ctx, back, logdir, statedir, "rerun", "--failed")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r
+    assert _last_exit(statedir) == 0
+    text = open(log).read()
+    assert re.search(rf"=== {STAMP} onestop-etl rerun --failed\n(.*\n)*=== {STAMP} exit 0\n\Z",
+                     text), text[-1500:]
+    assert ctx.rows("SELECT source, status FROM etl.run WHERE command = 'rerun'"
+                    " ORDER BY run_id DESC LIMIT 1") == [["b", "succeeded"]]
+
+    # a night that loaded nothing (exit 2) has no run a rerun could redo
+    bad = os.path.join(ctx.dir, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[nonsense]\n")
+    os.chmod(bad, 0o600)
+    assert _nightly(ctx, bad, logdir, statedir).returncode == 2
+    r = _nightly(ctx, back, logdir, statedir, "rerun", "--failed")
+    assert r.returncode == 0 and "last-exit still says 2" in r.stderr, r
+    assert _last_exit(statedir) == 2
+
+
+def test_log_time_zone(ctx):
+    """A log line's time is local (UTC+07:00) with its offset, whatever the
+    host's TZ says."""
+    conf = harness.write_config(os.path.join(ctx.dir, "nodb.conf"),
+                                f"host={ctx.dir} port=1 dbname=none",
+                                [("sim", "http://127.0.0.1:1/api", {})])
+    for tz in ("UTC", "America/New_York", "Asia/Ho_Chi_Minh"):
+        r = ctx.etl(conf, "status", env={"TZ": tz})
+        assert r.returncode == 3, r
+        m = re.match(rf"({LOG_STAMP}) error - - cannot connect", r.stderr)
+        assert m, f"TZ={tz}: {r.stderr}"
+        _close_to_now(m.group(1))
 
 
 # ------------------------------------------------------ README's examples
@@ -269,3 +376,71 @@ def test_readme_sql_examples(ctx):
             errors = [l for l in r.stderr.splitlines() if "ERROR" in l]
             assert all("already exists" in l for l in errors), f"{r.stderr}\n{block}"
     assert queries >= 12, f"only {queries} example queries found in README.md"
+
+
+# ------------------------------------------------- what the host must have
+
+CHECK = os.path.join(ROOT, "cron", "check-prereqs.sh")
+ABSENT = ("cron", "logrotate", "pidof", "systemctl", "sendmail")
+
+
+def _path_without(top, names):
+    """A PATH folder with every program of the host's but names."""
+    os.makedirs(top)
+    for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        for n in os.listdir(d) if os.path.isdir(d) else ():
+            if n not in names and not os.path.exists(os.path.join(top, n)):
+                os.symlink(os.path.join(d, n), os.path.join(top, n))
+    return top
+
+
+def _fake_programs(top, **programs):
+    """A PATH folder of shell scripts: name=exit status."""
+    os.makedirs(top)
+    for name, status in programs.items():
+        path = os.path.join(top, name)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\nexit {status}\n")
+        os.chmod(path, 0o755)
+    return top
+
+
+def test_install_names_prerequisites(ctx):
+    """make install on a host without cron, logrotate and an MTA says so
+    (and still succeeds); the check tells a stopped cron from a missing one
+    and is silent when all is there."""
+    dest = tempfile.mkdtemp(prefix="destdir-", dir=ctx.dir)
+    bare = _path_without(os.path.join(ctx.dir, "bare-bin"), ABSENT)
+    r = subprocess.run(["make", "-s", "install", f"PREFIX={PREFIX}", f"DESTDIR={dest}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, PATH=bare))
+    assert r.returncode == 0, r
+    out = r.stdout
+    assert "note: the nightly job needs what this host lacks:" in out, r
+    assert re.search(r"^  cron: not installed", out, re.M), out
+    assert re.search(r"^  logrotate: not installed", out, re.M), out
+    assert re.search(r"^  install them: apt-get install cron logrotate", out, re.M), out
+    if not os.access("/usr/sbin/sendmail", os.X_OK):
+        assert "a mail transfer agent (/usr/sbin/sendmail)" in out, out
+    assert os.access(os.path.join(dest, PREFIX.lstrip("/"), "bin/onestop-etl"), os.X_OK)
+
+    def check(path, sendmail):
+        r = subprocess.run(["/bin/sh", CHECK, sendmail], capture_output=True, text=True,
+                           env={"PATH": path})
+        assert r.returncode == 0 and r.stderr == "", r
+        return r.stdout
+
+    no_mta = os.path.join(ctx.dir, "no-sendmail")
+    out = check(bare, no_mta)
+    assert f"a mail transfer agent ({no_mta}): none" in out, out
+    assert "apt-get install cron logrotate exim4" in out, out
+
+    mta = os.path.join(_fake_programs(os.path.join(ctx.dir, "mta"), sendmail=0), "sendmail")
+    stopped = _fake_programs(os.path.join(ctx.dir, "stopped"), cron=0, logrotate=0, pidof=1)
+    out = check(stopped, mta)
+    assert re.fullmatch(r"\nnote: the nightly job needs what this host lacks:\n"
+                        r"  cron: installed but not running; start it: "
+                        r"systemctl enable --now cron\n", out), out
+
+    running = _fake_programs(os.path.join(ctx.dir, "running"), cron=0, logrotate=0, pidof=0)
+    assert check(running, mta) == ""

@@ -154,6 +154,20 @@ static void test_days(void)
 	CHECK_STR(out, "19700101065959");
 }
 
+/* The log's stamp: local time and its offset, whatever TZ says. */
+static void test_local_iso(void)
+{
+	char out[TSTAMP_LOCAL_ISO_SIZE];
+	int64_t us;
+
+	CHECK_INT(tstamp_parse("2026-12-05T21:12:08.123456Z", 27, &us), 0);
+	tstamp_format_local_iso(us, out);
+	CHECK_STR(out, "2026-12-06T04:12:08.123+07:00");
+	tstamp_format_local_iso(-1, out);
+	CHECK_STR(out, "1970-01-01T06:59:59.999+07:00");
+	CHECK_INT(strlen(out), TSTAMP_LOCAL_ISO_SIZE - 1);
+}
+
 static void test_format_cap(void)
 {
 	struct buf b;
@@ -176,6 +190,7 @@ int main(void)
 	test_real_dates();
 	test_garbage();
 	test_days();
+	test_local_iso();
 	test_format_cap();
 	utc("20240101"); /* leaves nothing behind for ASan */
 	TEST_REPORT();
