@@ -12,7 +12,7 @@ WARN     = -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 CPPFLAGS += -D_GNU_SOURCE -DDATADIR='"$(PREFIX)/share/onestop-etl"' -I$(PG_INCLUDE) -Ietl
 CFLAGS  ?= -O2 -g
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-           -fno-sanitize-recover=undefined
+           -fsanitize=float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow
 LIBS     = -lcurl -lcsv -lpq -lz -lpthread -lm
 
 SRC     := $(wildcard etl/*.c)

@@ -515,8 +515,10 @@ static int check_file_mode(const char *path, const char *what, struct buf *errs,
 		return 1;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		buf_addf(errs, "%s: %s '%s' is writable by group or others; run 'chmod go-w %s'\n",
-			 where, what, path, path);
+		buf_addf(errs, "%s: %s '%s' is writable by group or others; run: chmod 600 ",
+			 where, what, path);
+		add_shell_word(errs, path);
+		buf_addc(errs, '\n');
 		return 1;
 	}
 	if (st.st_mode & (S_IRGRP | S_IROTH)) {
