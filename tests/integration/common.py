@@ -1,5 +1,6 @@
 """What integration tests share: the warehouse side of the simulator's
 expected output, and count checks."""
+import os
 import subprocess
 
 LOCAL = "'Asia/Ho_Chi_Minh'"
@@ -80,3 +81,12 @@ def assert_counts_add_up(ctx):
 def ok(r, what="run"):
     assert r.returncode == 0, f"{what} exited {r.returncode}:\n{r.stderr[-3000:]}"
     return r
+
+
+def write_file(ctx, name, text, mode=0o600):
+    """A file of the test's own, with that mode; its path."""
+    path = os.path.join(ctx.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path

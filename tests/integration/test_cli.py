@@ -4,20 +4,13 @@ import os
 import subprocess
 
 import harness
+from common import write_file  # noqa: E402
 
 BIN = harness.BINARY
 
 
-def _write(ctx, name, text, mode=0o600):
-    path = os.path.join(ctx.dir, name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
-
-
 def test_check_config_reports_three_mistakes_with_lines(ctx):
-    conf = _write(ctx, "bad.conf",
+    conf = write_file(ctx, "bad.conf",
                   "[warehouse]\n"
                   f"dsn = {ctx.dsn}\n"
                   "[extract]\n"

@@ -6,7 +6,7 @@ import os
 import re
 
 import harness
-from common import ok
+from common import write_file, ok
 
 ROOT = harness.ROOT
 SHIPPED_CALENDAR = f"{ROOT}/config/calendar-vn.csv"
@@ -14,17 +14,9 @@ SHIPPED_PROFILES = f"{ROOT}/config/profiles.csv"
 PROFILE_HEADER = "profile,criterion,label,metric,target,max_points,note\n"
 
 
-def _write(ctx, name, text, mode=0o600):
-    path = os.path.join(ctx.dir, name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
-
-
 def _config(ctx, url="http://127.0.0.1:9", calendar=SHIPPED_CALENDAR,
             profiles=SHIPPED_PROFILES, extract="", name="etl.conf"):
-    return _write(ctx, name,
+    return write_file(ctx, name,
                   "[warehouse]\n"
                   f"dsn = {ctx.dsn}\n"
                   "[rules]\n"
@@ -38,7 +30,7 @@ def _config(ctx, url="http://127.0.0.1:9", calendar=SHIPPED_CALENDAR,
 
 
 def _bad_profiles(ctx):
-    return _write(ctx, "profiles.csv",
+    return write_file(ctx, "profiles.csv",
                   PROFILE_HEADER +
                   "p,1,Đúng hạn,ontime_rate,100,20,\n"
                   "p,2,Typo,ontime,100,20,\n"            # line 3
@@ -65,7 +57,7 @@ def test_check_config_refuses_what_the_run_refuses(ctx):
 
 
 def test_check_config_reads_the_calendar_too(ctx):
-    calendar = _write(ctx, "calendar.csv",
+    calendar = write_file(ctx, "calendar.csv",
                       "# covers: 2024-2024\n"
                       "date,kind,note\n"
                       "2024-02-30,holiday,x\n")
@@ -123,7 +115,7 @@ def test_a_holiday_on_a_weekend_is_accepted_and_changes_nothing(ctx):
     ok(ctx.etl(_config(ctx, url=sim.url), "run"))
     before = _due_dates(ctx)
     assert len(before) > 100, len(before)
-    calendar = _write(ctx, "calendar.csv", _shipped_calendar_text() +
+    calendar = write_file(ctx, "calendar.csv", _shipped_calendar_text() +
                       "2021-05-01,holiday,Quốc tế Lao động (thứ Bảy)\n"
                       "2021-05-02,holiday,a Sunday named too\n")
     conf = _config(ctx, url=sim.url, calendar=calendar, name="weekend.conf")
@@ -144,7 +136,7 @@ def test_missing_covers_line_warning_says_what_is_true(ctx):
     assert "# covers: 2019-2026\n" in text
     text = text.replace("# covers: 2019-2026\n", "")
     dates = sum(1 for line in text.splitlines() if line[:2] == "20")
-    calendar = _write(ctx, "calendar.csv", text)
+    calendar = write_file(ctx, "calendar.csv", text)
     sim = ctx.sim(seed=22, dossiers=100)
     conf = _config(ctx, url=sim.url, calendar=calendar)
     want = (f"calendar '{calendar}' has no '# covers:' line: its {dates} dates apply,"

@@ -7,17 +7,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import ok  # noqa: E402
+from common import write_file, ok  # noqa: E402
 
 import harness  # noqa: E402
-
-
-def _write(ctx, name, text, mode=0o600):
-    path = os.path.join(ctx.dir, name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
 
 
 def _units(ctx):
@@ -86,7 +78,7 @@ def test_an_empty_warehouse_still_says_no_scores(ctx):
 # ---- item 5: a permission warning is labelled and says the fix -------------
 
 def test_group_readable_files_draw_labelled_warnings_with_the_fix(ctx):
-    token = _write(ctx, "a.token", "secret\n", 0o644)
+    token = write_file(ctx, "a.token", "secret\n", 0o644)
     conf = ctx.config([("a", "https://motcua.example.vn/api", {"token_file": token})])
     os.chmod(conf, 0o640)
     r = ok(ctx.etl(conf, "check-config"))
@@ -108,7 +100,7 @@ def test_the_example_configuration_header_agrees_with_the_check(ctx):
 # ---- item 8: configuration errors that say what was meant ------------------
 
 def test_a_mistyped_section_is_one_error_with_a_suggestion(ctx):
-    conf = _write(ctx, "typo.conf",
+    conf = write_file(ctx, "typo.conf",
                   "[warehouse]\n"
                   f"dsn = {ctx.dsn}\n"
                   "[extrakt]\n"                # line 3

@@ -75,14 +75,14 @@ static char *parse_chunked(const char *in, size_t len, size_t chunk,
 	return result;
 }
 
-/* Whole, byte by byte and in 3-byte chunks must all give `want`. */
-static void check_parse(const char *in, size_t len, const char *want)
+/* Every chunking (0 = whole) must give `want`, with that field cap. */
+static void check_chunkings(const char *in, size_t len, const size_t *chunks,
+			    size_t nchunks, size_t field_cap, const char *want)
 {
-	static const size_t chunks[] = {0, 1, 2, 3, 7};
-
-	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+	for (size_t i = 0; i < nchunks; i++) {
 		char *err = NULL;
-		char *got = parse_chunked(in, len, chunks[i], 1 << 20, 0, &err);
+		char *got =
+		    parse_chunked(in, len, chunks[i], 1 << 20, field_cap, &err);
 		if (strcmp(got, want) != 0)
 			fprintf(stderr, "chunk %zu: err '%s'\n", chunks[i],
 				err ? err : "");
@@ -90,6 +90,15 @@ static void check_parse(const char *in, size_t len, const char *want)
 		free(got);
 		free(err);
 	}
+}
+
+/* Whole, byte by byte and in small chunks must all give `want`. */
+static void check_parse(const char *in, size_t len, const char *want)
+{
+	static const size_t chunks[] = {0, 1, 2, 3, 7};
+
+	check_chunkings(in, len, chunks, sizeof(chunks) / sizeof(chunks[0]), 0,
+			want);
 }
 
 #define PARSE(lit, want) check_parse(lit, sizeof(lit) - 1, want)
@@ -232,16 +241,8 @@ static void check_field_cut(const char *in, size_t len, const char *want)
 {
 	static const size_t chunks[] = {0, 1, 3, 4096, 20000};
 
-	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
-		char *err = NULL;
-		char *got = parse_chunked(in, len, chunks[i], 1 << 20, 8, &err);
-		if (strcmp(got, want) != 0)
-			fprintf(stderr, "chunk %zu: err '%s'\n", chunks[i],
-				err ? err : "");
-		CHECK_STR(got, want);
-		free(got);
-		free(err);
-	}
+	check_chunkings(in, len, chunks, sizeof(chunks) / sizeof(chunks[0]), 8,
+			want);
 }
 
 static void test_field_cut(void)
