@@ -70,49 +70,44 @@ class PgProxy:
             server.connect(self.target)
             self.socks += [client, server]
             state = {"seen": False, "drop": False}
-            threading.Thread(target=self._up, args=(client, server, state), daemon=True).start()
-            threading.Thread(target=self._down, args=(client, server, state),
+            threading.Thread(target=_pump, args=(client, server, lambda d, st=state: self._up(d, st)),
+                             daemon=True).start()
+            threading.Thread(target=_pump, args=(server, client, lambda d, st=state: self._down(st)),
                              daemon=True).start()
 
-    def _up(self, client, server, state):
+    def _up(self, data, state):
         """Client to server: kept, and watched for the marker and COMMIT."""
-        while True:
-            try:
-                data = client.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            with self.lock:
-                self.traffic += data
-                if self.marker and self.marker in data:
-                    state["seen"] = True
-                if state["seen"] and self.marker and b"COMMIT" in data:
-                    state["drop"] = True
-                    self.marker = None
-            try:
-                server.sendall(data)
-            except OSError:
-                break
-        _close(client, server)
+        with self.lock:
+            self.traffic += data
+            if self.marker and self.marker in data:
+                state["seen"] = True
+            if state["seen"] and self.marker and b"COMMIT" in data:
+                state["drop"] = True
+                self.marker = None
+        return True
 
-    def _down(self, client, server, state):
-        """Server to client; the reply to a doomed COMMIT never arrives."""
-        while True:
-            try:
-                data = server.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            if state["drop"]:
-                self.dropped += 1
-                break
-            try:
-                client.sendall(data)
-            except OSError:
-                break
-        _close(client, server)
+    def _down(self, state):
+        """Server to client: the reply to a doomed COMMIT never arrives."""
+        if state["drop"]:
+            self.dropped += 1
+            return False
+        return True
+
+
+def _pump(src, dst, forward):
+    """Relay src to dst while forward(data) says so; then close both."""
+    while True:
+        try:
+            data = src.recv(65536)
+        except OSError:
+            data = b""
+        if not data or not forward(data):
+            break
+        try:
+            dst.sendall(data)
+        except OSError:
+            break
+    _close(src, dst)
 
 
 def _close(*socks):

@@ -20,27 +20,10 @@ static long D(int y, int m, int d)
 	return days_from_civil(y, m, d);
 }
 
-/* Write text to a fresh temporary file; the caller unlinks and frees. */
-static char *write_temp(const char *text)
-{
-	char *path = xstrdup("/tmp/test_calendar_XXXXXX");
-	int fd = mkstemp(path);
-	FILE *f;
-
-	if (fd < 0) {
-		perror("mkstemp");
-		exit(2);
-	}
-	f = fdopen(fd, "w");
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 static struct calendar *load_text(const char *text, struct buf *err,
 				  char **path_out)
 {
-	char *path = write_temp(text);
+	char *path = th_write_temp(text);
 	struct calendar *cal = calendar_load(path, err);
 
 	if (path_out) {

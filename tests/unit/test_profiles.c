@@ -16,27 +16,11 @@
 #define SHIPPED "config/profiles.csv"
 #define RULES_SQL "sql/004_rules.sql"
 
-static char *write_temp(const char *text)
-{
-	char *path = xstrdup("/tmp/test_profiles_XXXXXX");
-	int fd = mkstemp(path);
-	FILE *f;
-
-	if (fd < 0) {
-		perror("mkstemp");
-		exit(2);
-	}
-	f = fdopen(fd, "w");
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
 /* Load text; expect errors want ("P" at a line's start is the path). */
 static struct profiles *load_expect(const char *text, const char *want)
 {
 	struct buf err, expect;
-	char *path = write_temp(text);
+	char *path = th_write_temp(text);
 	struct profiles *prof;
 
 	buf_init(&err, 1 << 16);

@@ -9,9 +9,27 @@
 #define ONESTOP_TESTHELP_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int th_passed, th_failed;
+
+/* Write text to a fresh temporary file; the caller unlinks and frees. */
+static inline char *th_write_temp(const char *text)
+{
+	char *path = strdup("/tmp/onestop_test_XXXXXX");
+	int fd = path ? mkstemp(path) : -1;
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+
+	if (!f) {
+		perror("a temporary file");
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \
