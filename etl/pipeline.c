@@ -80,13 +80,6 @@ const char *run_mode_name(enum run_mode mode)
 	return mode_names[mode];
 }
 
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---------------------------------------------------------------- rejects */
 
 static int reject_flush(struct extract *x)
