@@ -376,11 +376,6 @@ long csvstream_error_record(const struct csvstream *cs)
 	return cs->err_record;
 }
 
-long csvstream_records(const struct csvstream *cs)
-{
-	return cs->record_no;
-}
-
 size_t csvstream_held(const struct csvstream *cs)
 {
 	return cs->record.len + cs->parser.entry_size;

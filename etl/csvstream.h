@@ -91,9 +91,6 @@ const char *csvstream_error(const struct csvstream *cs);
 /* The record the last error was found in (0 = header), -1 if none. */
 long csvstream_error_record(const struct csvstream *cs);
 
-/* Records delivered since the last reset. */
-long csvstream_records(const struct csvstream *cs);
-
 /* Bytes held for the record being read (what the bounds above bound). */
 size_t csvstream_held(const struct csvstream *cs);
 

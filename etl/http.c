@@ -197,14 +197,6 @@ static void url_for_requests(const char *base, const char *entity, char **url,
 	*url = xasprintf("%.*s/%s", (int)n, base, entity);
 }
 
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int deadline_passed(const struct http_source *src, double now)
 {
 	return src->deadline > 0 && now >= src->deadline;

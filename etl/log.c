@@ -1,6 +1,7 @@
 #include "log.h"
 #include "term.h"
 #include "tstamp.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,13 +19,6 @@ static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool progress_shown;
 static double progress_drawn_at;
 static int stderr_tty = -1;
-
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Erase the progress line; called with progress_lock held. */
 static void progress_clear(void)

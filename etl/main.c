@@ -2,6 +2,7 @@
  * main.c - the onestop-etl command: options, subcommands, exit codes.
  * This is the only file that decides how the process ends.
  */
+#include "audit.h"
 #include "calendar.h"
 #include "config.h"
 #include "http.h"
@@ -175,25 +176,6 @@ static int take_lock(PGconn *conn, long lock_wait, bool no_wait)
 	return rc == 0 ? 0 : rc == 1 ? EXIT_LOCKED : EXIT_WAREHOUSE;
 }
 
-/*
- * Holding the lock, any 'running' row belongs to a process that died:
- * say so, so that status and rerun --failed see it.
- */
-static int mark_interrupted(PGconn *conn, struct buf *err)
-{
-	PGresult *res = pg_query(conn,
-		"UPDATE etl.run SET status = 'failed', error = 'interrupted',"
-		" finished_at = clock_timestamp() WHERE status = 'running' RETURNING run_id",
-		0, NULL, err);
-	if (!res)
-		return -1;
-	for (int i = 0; i < PQntuples(res); i++)
-		log_warn(NULL, NULL, "run %s was left running by a process that died: marked failed (interrupted)",
-			 PQgetvalue(res, i, 0));
-	PQclear(res);
-	return 0;
-}
-
 static int start_batch(PGconn *conn, struct app *app, struct globals *g)
 {
 	struct buf err, val;
@@ -205,7 +187,7 @@ static int start_batch(PGconn *conn, struct app *app, struct globals *g)
 	app->lock_pid = PQbackendPID(conn);
 	app->batch_sources = 0;
 	pthread_mutex_init(&app->commit_lock, NULL);
-	if (mark_interrupted(conn, &err) < 0 ||
+	if (audit_mark_interrupted(conn, &err) < 0 ||
 	    pg_query_value(conn, "SELECT nextval('etl.batch_seq')", 0, NULL, &val, &err) < 0)
 		goto out;
 	app->batch_id = atoll(buf_str(&val));
@@ -726,7 +708,7 @@ static int cmd_migrate(struct globals *g, int argc, char **argv)
 	int rc = take_lock(conn, g->cfg.lock_wait, false);
 	struct buf err;
 	buf_init(&err, ERR_CAP);
-	if (rc == 0 && (pg_migrate(conn, &err) < 0 || mark_interrupted(conn, &err) < 0)) {
+	if (rc == 0 && (pg_migrate(conn, &err) < 0 || audit_mark_interrupted(conn, &err) < 0)) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		rc = EXIT_WAREHOUSE;
 	}

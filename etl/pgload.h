@@ -1,7 +1,8 @@
 /*
  * pgload.h - everything the pipeline says to PostgreSQL goes through here:
  * connections, statements with parameters, COPY, the writers' advisory
- * lock, schema migrations and the run audit.
+ * lock and schema migrations.  The run audit (etl.run) is audit.h's, on
+ * top of these.
  *
  * No statement is ever built by pasting data into SQL text: values travel
  * as parameters or inside COPY.  Functions return 0 or -1; on -1 the

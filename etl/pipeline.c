@@ -1,11 +1,11 @@
 #include "pipeline.h"
+#include "audit.h"
 #include "calendar.h"
 #include "civil.h"
 #include "csvstream.h"
 #include "http.h"
 #include "log.h"
 #include "profiles.h"
-#include "utf8.h"
 #include "util.h"
 
 #include <errno.h>
@@ -78,13 +78,6 @@ static const char *const mode_names[] = { "nightly", "backfill", "full", "file" 
 const char *run_mode_name(enum run_mode mode)
 {
 	return mode_names[mode];
-}
-
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---------------------------------------------------------------- rejects */
@@ -515,101 +508,42 @@ static int check_guards(const struct app *app, const struct extract *x,
 
 /* ----------------------------------------------------------- the audit row */
 
-/*
- * What the run is, as status shows it: a nightly run of a source without a
- * watermark asks for everything, and is a full load.
- */
+/* What the run is, as status shows it: see audit_first_load(). */
 static enum run_mode run_mode_of(PGconn *audit, const struct source_cfg *src,
 				 const struct run_request *req)
 {
-	struct buf none, ignored;
-	const char *params[] = { src->name };
-	enum run_mode mode = req->mode;
-
-	if (mode != MODE_NIGHTLY)
-		return mode;
-	buf_init(&none, 16);
-	buf_init(&ignored, ERR_CAP);
-	if (pg_query_value(audit, "SELECT NOT EXISTS (SELECT 1 FROM etl.watermark"
-			   " WHERE source = $1)", 1, params, &none, &ignored) == 0 &&
-	    strcmp(buf_str(&none), "t") == 0)
-		mode = MODE_FULL;
-	buf_release(&none);
-	buf_release(&ignored);
-	return mode;
+	if (req->mode == MODE_NIGHTLY && audit_first_load(audit, src->name))
+		return MODE_FULL;
+	return req->mode;
 }
 
-static long long audit_begin(PGconn *audit, const struct app *app,
-			     const struct source_cfg *src,
-			     const struct run_request *req, enum run_mode mode,
-			     struct buf *err)
+static long long begin_run(PGconn *audit, const struct app *app,
+			   const struct source_cfg *src,
+			   const struct run_request *req, enum run_mode mode,
+			   struct buf *err)
 {
-	char batch[32], rerun_of[32];
-	snprintf(batch, sizeof(batch), "%lld", app->batch_id);
-	snprintf(rerun_of, sizeof(rerun_of), "%lld", req->rerun_of);
-	const char *params[] = {
-		src->name, req->command, run_mode_name(mode), req->since,
-		req->until, batch, req->rerun_of ? rerun_of : NULL, req->file,
+	const struct audit_run run = {
+		.source = src->name, .command = req->command,
+		.mode = run_mode_name(mode), .since = req->since,
+		.until = req->until, .batch_id = app->batch_id,
+		.rerun_of = req->rerun_of, .file = req->file,
 	};
-	struct buf id;
-	buf_init(&id, 64);
-	long long run_id = -1;
-	if (pg_query_value(audit,
-			   "INSERT INTO etl.run (source, command, mode, started_at, status,"
-			   " window_from, window_to, batch_id, rerun_of, file_name, pid,"
-			   " rows_read, rows_loaded, rows_rejected)"
-			   " VALUES ($1, $2, $3, clock_timestamp(), 'running',"
-			   " to_timestamp($4, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh',"
-			   " to_timestamp($5, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh',"
-			   " $6, $7, $8, pg_backend_pid(), 0, 0, 0) RETURNING run_id",
-			   8, params, &id, err) == 0)
-		run_id = atoll(buf_str(&id));
-	buf_release(&id);
-	return run_id;
+	return audit_begin(audit, &run, err);
 }
 
-static void audit_fail(PGconn *audit, long long run_id,
-		       const struct entity_counts *counts, const char *message)
+/* The run's totals over the entities it read. */
+static struct audit_counts run_totals(const struct entity_counts *counts)
 {
-	long long read = 0, rejected = 0;
+	struct audit_counts t = { 0, 0, 0, 0 };
 	for (int e = 0; e < ENTITY_COUNT; e++) {
-		read += counts[e].read;
-		rejected += counts[e].rejected;
+		if (!counts[e].present)
+			continue;
+		t.read += counts[e].read;
+		t.loaded += counts[e].loaded;
+		t.rejected += counts[e].rejected;
+		t.superseded += counts[e].superseded;
 	}
-	char id[32], r[32], j[32];
-	snprintf(id, sizeof(id), "%lld", run_id);
-	snprintf(r, sizeof(r), "%lld", read);
-	snprintf(j, sizeof(j), "%lld", rejected);
-	/* a message PostgreSQL refuses would lose the failure and its reason */
-	struct buf clean;
-	buf_init(&clean, 4 * ERR_CAP);
-	const char *params[] = { id, utf8_clean(&clean, message), r, j };
-	/*
-	 * Only a run still running: when the COMMIT reached the server and its
-	 * reply was lost, the run committed its rows and watermarks, and its
-	 * row must go on saying so.
-	 */
-	static const char sql[] =
-		"UPDATE etl.run SET status = 'failed', finished_at = clock_timestamp(),"
-		" error = $2, rows_read = $3, rows_loaded = 0, rows_rejected = $4"
-		" WHERE run_id = $1 AND status = 'running'";
-	struct buf err;
-	buf_init(&err, ERR_CAP);
-	int rc = pg_exec(audit, sql, 4, params, &err);
-	if (rc < 0) {
-		/*
-		 * The warehouse may have restarted under the run (libpq does not
-		 * always mark the connection bad): say why on a new session.
-		 */
-		PQreset(audit);
-		if (PQstatus(audit) == CONNECTION_OK)
-			rc = pg_exec(audit, sql, 4, params, &err);
-	}
-	if (rc < 0)
-		log_error(NULL, NULL, "cannot record the failure of run %lld: %s",
-			  run_id, buf_str(&err));
-	buf_release(&err);
-	buf_release(&clean);
+	return t;
 }
 
 /* ------------------------------------------------------------- the commit */
@@ -728,37 +662,16 @@ static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 static int record_counts(PGconn *conn, long long run_id,
 			 const struct entity_counts *counts, struct buf *err)
 {
-	long long t[4] = { 0, 0, 0, 0 };
-	char id[32], v[4][32];
-	snprintf(id, sizeof(id), "%lld", run_id);
 	for (int e = 0; e < ENTITY_COUNT; e++) {
 		const struct entity_counts *c = &counts[e];
-		if (!c->present)
-			continue;
-		snprintf(v[0], 32, "%lld", c->read);
-		snprintf(v[1], 32, "%lld", c->loaded);
-		snprintf(v[2], 32, "%lld", c->rejected);
-		snprintf(v[3], 32, "%lld", c->superseded);
-		const char *params[] = { id, entity_name(e), v[0], v[1], v[2], v[3] };
-		if (pg_exec(conn,
-			    "INSERT INTO etl.run_entity (run_id, entity, rows_read,"
-			    " rows_loaded, rows_rejected, rows_superseded)"
-			    " VALUES ($1, $2, $3, $4, $5, $6)",
-			    6, params, err) < 0)
+		const struct audit_counts one = { c->read, c->loaded, c->rejected,
+						  c->superseded };
+		if (c->present &&
+		    audit_entity(conn, run_id, entity_name(e), &one, err) < 0)
 			return -1;
-		t[0] += c->read;
-		t[1] += c->loaded;
-		t[2] += c->rejected;
 	}
-	snprintf(v[0], 32, "%lld", t[0]);
-	snprintf(v[1], 32, "%lld", t[1]);
-	snprintf(v[2], 32, "%lld", t[2]);
-	const char *params[] = { id, v[0], v[1], v[2] };
-	return pg_exec(conn,
-		       "UPDATE etl.run SET status = 'succeeded', finished_at = clock_timestamp(),"
-		       " rows_read = $2, rows_loaded = $3, rows_rejected = $4, error = NULL"
-		       " WHERE run_id = $1",
-		       4, params, err);
+	const struct audit_counts total = run_totals(counts);
+	return audit_succeed(conn, run_id, &total, err);
 }
 
 /* Commit only while this invocation still holds the writers' lock. */
@@ -788,33 +701,6 @@ static int commit_source(PGconn *conn, const struct app *app,
 	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0)
 		return -1;
 	return 0;
-}
-
-/*
- * A COMMIT whose reply was lost may still have committed.  The run's row,
- * set to succeeded in the same transaction, says which (read on the audit
- * session, which did not see the connection drop).
- */
-static bool commit_went_through(PGconn *audit, long long run_id,
-				const struct buf *why)
-{
-	char id[32];
-	struct buf status, ignored;
-	bool done;
-
-	snprintf(id, sizeof(id), "%lld", run_id);
-	const char *params[] = { id };
-	buf_init(&status, 32);
-	buf_init(&ignored, ERR_CAP);
-	done = pg_query_value(audit, "SELECT status FROM etl.run WHERE run_id = $1",
-			      1, params, &status, &ignored) == 0 &&
-	       strcmp(buf_str(&status), "succeeded") == 0;
-	if (done)
-		log_warn(NULL, NULL, "run %lld committed, though the reply to its"
-			 " COMMIT was lost (%s)", run_id, buf_str(why));
-	buf_release(&status);
-	buf_release(&ignored);
-	return done;
 }
 
 static void log_counts(const struct source_cfg *src, const struct entity_counts *counts)
@@ -881,7 +767,7 @@ int pipeline_run_source(struct app *app, const struct source_cfg *src,
 	if (!conn)
 		goto out;
 	enum run_mode mode = run_mode_of(audit, src, req);
-	*run_id = audit_begin(audit, app, src, req, mode, &err);
+	*run_id = begin_run(audit, app, src, req, mode, &err);
 	if (*run_id < 0)
 		goto out;
 	if (req->rerun_of)
@@ -897,7 +783,7 @@ int pipeline_run_source(struct app *app, const struct source_cfg *src,
 	pthread_mutex_lock(&app->commit_lock);
 	int committed = commit_source(conn, app, src, rank, req, *run_id, counts, &err);
 	pthread_mutex_unlock(&app->commit_lock);
-	if (committed < 0 && !commit_went_through(audit, *run_id, &err))
+	if (committed < 0 && !audit_commit_went_through(audit, *run_id, &err))
 		goto out;
 	log_counts(src, counts);
 	rc = 0;
@@ -918,7 +804,8 @@ out:
 				pg_exec(audit, "ROLLBACK", 0, NULL, &ignored);
 				buf_release(&ignored);
 			}
-			audit_fail(audit, *run_id, counts, buf_str(&err));
+			const struct audit_counts total = run_totals(counts);
+			audit_fail(audit, *run_id, &total, buf_str(&err));
 		}
 	}
 	pg_close(conn);

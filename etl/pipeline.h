@@ -2,10 +2,11 @@
  * pipeline.h - one source run, end to end: extract each entity (over HTTP
  * or from a file), stream its rows through csvstream and record into
  * staging with COPY, then merge, derive, move the watermarks and close the
- * run's audit row, all in one transaction per source run.
+ * run's audit row (audit.h), all in one transaction per source run.
  *
  * Data flows one way: http → csvstream → record → pgload.  This module is
- * the only one that knows all four.
+ * the only one that knows all four; it tells audit when a run begins,
+ * succeeds or fails.
  */
 #ifndef ONESTOP_PIPELINE_H
 #define ONESTOP_PIPELINE_H

@@ -1,5 +1,4 @@
 #include "tstamp.h"
-#include "buf.h"
 #include "civil.h"
 
 #include <stdbool.h>
@@ -198,23 +197,6 @@ static char *put_datetime(char *p, int64_t secs, char sep)
 	p = put_digits(p, sod / 60 % 60, 2);
 	*p++ = ':';
 	return put_digits(p, sod % 60, 2);
-}
-
-int tstamp_format_utc(int64_t epoch_us, struct buf *out)
-{
-	char text[40];
-	int64_t secs = floor_div(epoch_us, US_PER_SEC);
-	long usec = (long)(epoch_us - secs * US_PER_SEC);
-	char *p = put_datetime(text, secs, ' ');
-
-	if (usec) {
-		*p++ = '.';
-		p = put_digits(p, usec, 6);
-	}
-	*p++ = '+';
-	*p++ = '0';
-	*p++ = '0';
-	return buf_add(out, text, (size_t)(p - text));
 }
 
 long tstamp_local_day(int64_t epoch_us)

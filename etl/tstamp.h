@@ -21,17 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct buf;
-
 /* 0 and *epoch_us set, or -1 (and *epoch_us untouched) for anything else. */
 int tstamp_parse(const char *s, size_t len, int64_t *epoch_us);
-
-/*
- * Append the staging form "YYYY-MM-DD HH:MM:SS[.ffffff]+00" (UTC; the
- * fraction has six digits and is left out when zero).  -1 if out's cap
- * would be passed (out unchanged), else 0.
- */
-int tstamp_format_utc(int64_t epoch_us, struct buf *out);
 
 /* The local (UTC+07:00) date as days since 1970-01-01. */
 long tstamp_local_day(int64_t epoch_us);

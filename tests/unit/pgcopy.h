@@ -9,7 +9,7 @@
 
 #include "buf.h"
 #include "record.h"
-#include "tstamp.h"
+#include "utc_text.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -72,8 +72,7 @@ static int pgcopy_field(char type, const unsigned char *v, size_t len,
 	case 'z':
 		if (len != 8)
 			return -1;
-		return tstamp_format_utc(pgcopy_int(v, 8) + PGCOPY_EPOCH_US,
-					 text);
+		return utc_text(pgcopy_int(v, 8) + PGCOPY_EPOCH_US, text);
 	}
 	return -1;
 }
@@ -82,7 +81,7 @@ static int pgcopy_field(char type, const unsigned char *v, size_t len,
  * Read one tuple of the given column types from data[0..len).  Returns its
  * size in bytes, or 0 when data does not start with one.  text gets its
  * fields tab-separated, with a newline at the end: NULL as \N, integers in
- * decimal, booleans t / f, timestamps as tstamp_format_utc() writes them,
+ * decimal, booleans t / f, timestamps as utc_text() writes them,
  * text as it is (unescaped: a tab in a value reads as a separator).
  */
 static size_t pgcopy_tuple(const char *types, const char *data, size_t len,
