@@ -18,9 +18,10 @@ LIBS     = -lcurl -lcsv -lpq -lz -lpthread -lm
 SRC     := $(wildcard etl/*.c)
 LIBSRC  := $(filter-out etl/main.c,$(SRC))
 SQLSRC  := $(sort $(wildcard sql/[0-9]*.sql))
-REL_OBJ := $(patsubst etl/%.c,build/rel/%.o,$(SRC)) build/rel/sql_embed.o
-SAN_OBJ := $(patsubst etl/%.c,build/san/%.o,$(SRC)) build/san/sql_embed.o
-SAN_LIB := $(patsubst etl/%.c,build/san/%.o,$(LIBSRC)) build/san/sql_embed.o
+EMBED   := sql_embed css_embed
+REL_OBJ := $(patsubst etl/%.c,build/rel/%.o,$(SRC)) $(EMBED:%=build/rel/%.o)
+SAN_OBJ := $(patsubst etl/%.c,build/san/%.o,$(SRC)) $(EMBED:%=build/san/%.o)
+SAN_LIB := $(patsubst etl/%.c,build/san/%.o,$(LIBSRC)) $(EMBED:%=build/san/%.o)
 UNIT    := $(patsubst tests/unit/%.c,build/san/unit/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages the project builds and tests with.
@@ -48,13 +49,17 @@ build/san/unit/%: tests/unit/%.c $(SAN_LIB) | build/san/unit
 	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(SANFLAGS) -o $@ $< $(SAN_LIB) $(LIBS)
 
 # The migrations travel inside the binary: program and schema cannot drift.
-build/sql_embed.c: $(SQLSRC) etl/embed-sql.sh | build/rel
-	sh etl/embed-sql.sh $(SQLSRC) > $@.tmp && mv $@.tmp $@
+build/sql_embed.c: $(SQLSRC) etl/embed.sh | build/rel
+	sh etl/embed.sh sql $(SQLSRC) > $@.tmp && mv $@.tmp $@
 
-build/rel/sql_embed.o: build/sql_embed.c
+# So does the report page's stylesheet, kept as CSS in etl/page.css.
+build/css_embed.c: etl/page.css etl/embed.sh | build/rel
+	sh etl/embed.sh css page_css etl/page.css > $@.tmp && mv $@.tmp $@
+
+build/rel/%_embed.o: build/%_embed.c etl/%_embed.h
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
 
-build/san/sql_embed.o: build/sql_embed.c | build/san
+build/san/%_embed.o: build/%_embed.c etl/%_embed.h | build/san
 	$(CC) $(CPPFLAGS) $(WARN) $(SANFLAGS) -c -o $@ $<
 
 build/rel build/san build/san/unit:

@@ -7,10 +7,11 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "page.h"
 #include "pgload.h"
 #include "pipeline.h"
 #include "profiles.h"
-#include "report.h"
+#include "score.h"
 #include "term.h"
 #include "tstamp.h"
 #include "util.h"
@@ -1115,7 +1116,7 @@ static int check_scope_names(PGconn *conn, const struct score_request *req)
 {
 	if (!req->profile && !req->unit)
 		return 0;
-	int unknown = report_check_names(conn, req);
+	int unknown = score_check_names(conn, req);
 	return unknown < 0 ? EXIT_WAREHOUSE : unknown ? EXIT_USAGE : 0;
 }
 
@@ -1138,7 +1139,7 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 	}
 	if (strcmp(req.format, "table") && strcmp(req.format, "csv") && strcmp(req.format, "json"))
 		return usage_error("score", "--format: '%s' is not table, csv or json", req.format);
-	if (req.period && report_parse_period(req.period, NULL, NULL) < 0)
+	if (req.period && score_parse_period(req.period, NULL, NULL) < 0)
 		return usage_error("score", "--period: '%s' is not 2021, 2021-Q1 or 2021-03", req.period);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
@@ -1146,7 +1147,7 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 	if (!conn)
 		return EXIT_WAREHOUSE;
 	int rc = check_scope_names(conn, &req);
-	if (rc == 0 && report_score(conn, &req, stdout) < 0)
+	if (rc == 0 && score_print(conn, &req, stdout) < 0)
 		rc = EXIT_WAREHOUSE;
 	pg_close(conn);
 	return rc;
@@ -1174,7 +1175,7 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 		return usage_error("report", "needs --period P and --out FILE.html");
 	if (optind < argc)
 		return usage_error("report", "unexpected argument '%s'", argv[optind]);
-	if (report_parse_period(req.period, NULL, NULL) < 0)
+	if (score_parse_period(req.period, NULL, NULL) < 0)
 		return usage_error("report", "--period: '%s' is not 2021, 2021-Q1 or 2021-03", req.period);
 	if (load_config(g) < 0)
 		return EXIT_USAGE;
@@ -1183,8 +1184,8 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 		return EXIT_WAREHOUSE;
 	int rc = check_scope_names(conn, &req);
 	if (rc == 0) {
-		rc = report_html(conn, &req, out);
-		rc = rc == REPORT_CANNOT_WRITE ? EXIT_OUTPUT : rc < 0 ? EXIT_WAREHOUSE : 0;
+		rc = page_write(conn, &req, out);
+		rc = rc == PAGE_CANNOT_WRITE ? EXIT_OUTPUT : rc < 0 ? EXIT_WAREHOUSE : 0;
 	}
 	if (rc == 0)
 		log_info(NULL, NULL, "wrote '%s'", out);

@@ -69,6 +69,18 @@ void term_clean(struct buf *out, const char *s)
 	}
 }
 
+size_t term_escaped_cap(const char *s)
+{
+	return 8 * strlen(s) + 16;
+}
+
+const char *term_shown(struct buf *b, const char *s)
+{
+	buf_init(b, term_escaped_cap(s));
+	term_clean(b, s);
+	return buf_str(b);
+}
+
 void term_json_string(struct buf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -20,6 +20,7 @@
 #define ONESTOP_TERM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "buf.h"
 
@@ -32,6 +33,19 @@
  * again.
  */
 void term_clean(struct buf *out, const char *s);
+
+/*
+ * Room for s escaped by any function here (at most 4 bytes a byte, 8
+ * with CSV's doubled quotes): a buffer this size never cuts a value, so
+ * JSON never loses its closing quote.
+ */
+size_t term_escaped_cap(const char *s);
+
+/*
+ * s cleaned as term_clean does, in b (initialised here with room for all
+ * of it); the caller releases b.
+ */
+const char *term_shown(struct buf *b, const char *s);
 
 /*
  * A JSON string, quotes included: '"' and '\' escaped, every control

@@ -1,7 +1,13 @@
-#include "report.h"
+/*
+ * page.c - the report as one self-contained HTML page: the sections and
+ * their queries, the SVG charts and the temporary file renamed into place.
+ * The scope and the scorecard rows come from score.c; the stylesheet is
+ * etl/page.css, compiled in (css_embed.h).
+ */
+#include "page.h"
 #include "buf.h"
 #include "civil.h"
-#include "config.h"
+#include "css_embed.h"
 #include "log.h"
 #include "pgload.h"
 #include "term.h"
@@ -13,692 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ERR_CAP 4096
-#define TABLE_WIDTH 100 /* issue 6: score tables fit 100 columns */
-
-int report_parse_period(const char *period, char kind[8], char start[11])
-{
-	int y, n;
-	char tail;
-	const char *k;
-	int month;
-	if (sscanf(period, "%4d-Q%1d%c", &y, &n, &tail) == 2 && n >= 1 &&
-	    n <= 4) {
-		k = "quarter";
-		month = (n - 1) * 3 + 1;
-	} else if (strlen(period) == 7 &&
-		   sscanf(period, "%4d-%2d%c", &y, &n, &tail) == 2 && n >= 1 &&
-		   n <= 12) {
-		k = "month";
-		month = n;
-	} else if (strlen(period) == 4 &&
-		   sscanf(period, "%4d%c", &y, &tail) == 1) {
-		k = "year";
-		month = 1;
-	} else {
-		return -1;
-	}
-	if (y < 2000 || y > 2099)
-		return -1;
-	if (kind)
-		snprintf(kind, 8, "%s", k);
-	if (start)
-		snprintf(start, 11, "%04d-%02d-01", y, month);
-	return 0;
-}
-
-/* The current year in Asia/Ho_Chi_Minh, whatever the host's zone. */
-static void current_year(char out[16])
-{
-	time_t now = time(NULL) + LOCAL_UTC_OFFSET;
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	snprintf(out, 16, "%04d", tm.tm_year + 1900);
-}
-
-/* The period asked for, or the current year. */
-static const char *request_period(const struct score_request *req,
-				  char year[16])
-{
-	if (req->period)
-		return req->period;
-	current_year(year);
-	return year;
-}
-
-/* ---- text in columns: one column per code point ---- */
-
-/* Bytes of the UTF-8 character that starts at s. */
-static size_t char_len(const char *s)
-{
-	size_t len = 1;
-	while ((s[len] & 0xc0) == 0x80)
-		len++;
-	return len;
-}
-
-static int text_width(const char *s)
-{
-	int w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
-	return w;
-}
-
-/* Bytes of the first n characters of s (all of s when it is shorter). */
-static size_t prefix_bytes(const char *s, int n)
-{
-	const char *p = s;
-	for (; *p && n > 0; n--)
-		p += char_len(p);
-	return (size_t)(p - s);
-}
-
-/*
- * Room for s escaped (term.h: at most 4 bytes a byte, 8 with CSV's
- * doubled quotes): a value is never cut, so JSON never loses its quote.
- */
-static size_t escaped_cap(const char *s)
-{
-	return 8 * strlen(s) + 16;
-}
-
-/*
- * Warehouse text as a terminal may show it (term.h), in b; the caller
- * releases b.
- */
-static const char *shown(struct buf *b, const char *s)
-{
-	buf_init(b, escaped_cap(s));
-	term_clean(b, s);
-	return buf_str(b);
-}
-
-/* The columns s takes once shown. */
-static int shown_width(const char *s)
-{
-	struct buf b;
-	int w = text_width(shown(&b, s));
-	buf_release(&b);
-	return w;
-}
-
-/* Print s left-aligned in width columns, cut with '…' when too long. */
-static void print_cell(FILE *out, const char *raw, int width)
-{
-	struct buf b;
-	const char *s = shown(&b, raw);
-	int w = text_width(s);
-	if (w > width) {
-		fwrite(s, 1, prefix_bytes(s, width - 1), out);
-		fputs("…", out);
-		w = width;
-	} else {
-		fputs(s, out);
-	}
-	for (; w < width; w++)
-		fputc(' ', out);
-	buf_release(&b);
-}
-
-/* Bytes of the longest run of whole words of s within max characters. */
-static size_t word_prefix(const char *s, int max)
-{
-	size_t cut = 0;
-	const char *p = s;
-	for (int i = 0; *p && i < max; i++) {
-		p += char_len(p);
-		if (*p == ' ')
-			cut = (size_t)(p - s);
-	}
-	return cut ? cut : (size_t)(p - s);
-}
-
-/* Where the longest run of whole words ending s within max characters starts.
- */
-static const char *word_suffix(const char *s, int width, int max)
-{
-	const char *start = s + prefix_bytes(s, width - max);
-	if (start > s && start[-1] == ' ')
-		return start;
-	const char *space = strchr(start, ' ');
-	return space && space[1] ? space + 1 : start;
-}
-
-/*
- * Print a label in at most width columns, as the last column of a line.
- * Labels of one profile share their start ("Tỷ lệ TTHC cung cấp dịch vụ
- * công trực tuyến ...") and differ at the end, so a long one keeps its
- * first words and, with twice the room, its last ones around " … ".
- */
-static void print_label(FILE *out, const char *raw, int width)
-{
-	struct buf b;
-	const char *s = shown(&b, raw);
-	int w = text_width(s);
-	if (w <= width) {
-		fputs(s, out);
-	} else if (width < 12) {
-		fwrite(s, 1, prefix_bytes(s, width - 1), out);
-		fputs("…", out);
-	} else {
-		int head = (width - 3) / 3, tail = width - 3 - head;
-		fwrite(s, 1, word_prefix(s, head), out);
-		fputs(" … ", out);
-		fputs(word_suffix(s, w, tail), out);
-	}
-	buf_release(&b);
-}
-
-/* ---- the scorecard query, shared by score and report ---- */
-
-enum col {
-	C_UNIT,
-	C_NAME,
-	C_PROFILE,
-	C_CRITERION,
-	C_LABEL,
-	C_METRIC,
-	C_VALUE,
-	C_TARGET,
-	C_MET,
-	C_POINTS,
-	C_MAX,
-	C_T_POINTS,
-	C_T_MAX,
-	C_T_PCT,
-	C_T_MET,
-	C_T_APPL
-};
-
-static const char score_sql[] =
-    "SELECT t.unit_code, coalesce(u.unit_name, ''), t.profile, s.criterion,"
-    " s.label, s.metric, coalesce(s.value::text, ''), s.target::text,"
-    " CASE s.met WHEN true THEN 'yes' WHEN false THEN 'no' ELSE 'n/a' END,"
-    " coalesce(s.points::text, ''), s.max_points::text, t.points::text,"
-    " t.max_points::text, coalesce(t.score_pct::text, ''),"
-    " t.criteria_met, t.criteria_applicable"
-    " FROM mart.compliance_total t"
-    " JOIN mart.compliance_score s"
-    " USING (unit_code, period_kind, period_start, profile)"
-    " LEFT JOIN mart.unit u USING (unit_code)"
-    " WHERE t.period_kind = $1 AND t.period_start = $2::date"
-    " AND ($3::text IS NULL OR t.profile = $3)"
-    " AND ($4::text IS NULL OR t.unit_code = $4)"
-    " ORDER BY t.profile, t.score_pct DESC NULLS LAST, t.unit_code,"
-    " s.criterion";
-
-/* One unit's rows [first, end) of a profile, and its rank (0: no score). */
-struct unit_rows {
-	int first, end;
-	int rank;
-};
-
-static const char *cell(PGresult *res, int row, enum col c)
-{
-	return PQgetvalue(res, row, (int)c);
-}
-
-/* The first row after r of another profile. */
-static int profile_end(PGresult *res, int r)
-{
-	int n = PQntuples(res);
-	const char *profile = cell(res, r, C_PROFILE);
-	while (r < n && !strcmp(cell(res, r, C_PROFILE), profile))
-		r++;
-	return r;
-}
-
-/*
- * The units of the profile rows [first, end), in score order, ranked:
- * equal scores share a rank and the next rank skips (1, 2, 2, 4).
- */
-static struct unit_rows *split_units(PGresult *res, int first, int end,
-				     int *count)
-{
-	struct unit_rows *units =
-	    xcalloc((size_t)(end - first), sizeof(*units));
-	int n = 0;
-	for (int r = first; r < end; r++) {
-		if (n && !strcmp(cell(res, r, C_UNIT),
-				 cell(res, units[n - 1].first, C_UNIT))) {
-			units[n - 1].end = r + 1;
-			continue;
-		}
-		const char *pct = cell(res, r, C_T_PCT);
-		units[n] = (struct unit_rows){r, r + 1, 0};
-		if (*pct)
-			units[n].rank =
-			    n && !strcmp(pct,
-					 cell(res, units[n - 1].first, C_T_PCT))
-				? units[n - 1].rank
-				: n + 1;
-		n++;
-	}
-	*count = n;
-	return units;
-}
-
-/* ---- score --format table ---- */
-
-struct widths {
-	int code, name, points, met;			     /* the ranking */
-	int crit, metric, value, target, crit_points, label; /* the criteria */
-};
-
-static int max_int(int a, int b)
-{
-	return a > b ? a : b;
-}
-
-static int total_points_width(PGresult *res, int r)
-{
-	return text_width(cell(res, r, C_T_POINTS)) + 1 +
-	       text_width(cell(res, r, C_T_MAX));
-}
-
-static int points_width(PGresult *res, int r)
-{
-	const char *p = cell(res, r, C_POINTS);
-	return (*p ? text_width(p) : 1) + 1 + text_width(cell(res, r, C_MAX));
-}
-
-static void measure(PGresult *res, int first, int end, struct widths *w)
-{
-	*w = (struct widths){.code = 4,
-			     .points = 6,
-			     .met = 3,
-			     .crit = 4,
-			     .metric = 6,
-			     .value = 5,
-			     .target = 6,
-			     .crit_points = 6};
-	for (int r = first; r < end; r++) {
-		const char *v = cell(res, r, C_VALUE);
-		w->code = max_int(w->code, shown_width(cell(res, r, C_UNIT)));
-		w->points = max_int(w->points, total_points_width(res, r));
-		w->met =
-		    max_int(w->met, text_width(cell(res, r, C_T_MET)) + 1 +
-					text_width(cell(res, r, C_T_APPL)));
-		w->crit =
-		    max_int(w->crit, shown_width(cell(res, r, C_CRITERION)));
-		w->metric =
-		    max_int(w->metric, shown_width(cell(res, r, C_METRIC)));
-		w->value = max_int(w->value, *v ? text_width(v) : 1);
-		w->target =
-		    max_int(w->target, text_width(cell(res, r, C_TARGET)));
-		w->crit_points = max_int(w->crit_points, points_width(res, r));
-	}
-	/* A code or metric is cut before it pushes a line past the width. */
-	if (w->code > 24)
-		w->code = 24;
-	if (w->crit > 10)
-		w->crit = 10;
-	if (w->metric > 24)
-		w->metric = 24;
-	w->name = max_int(10, TABLE_WIDTH - (4 + 2 + w->code + 2 + 2 + 7 + 2 +
-					     w->points + 2 + w->met));
-	w->label = max_int(10, TABLE_WIDTH - (2 + w->crit + 2 + w->metric + 2 +
-					      w->value + 2 + w->target + 2 + 3 +
-					      2 + w->crit_points + 2));
-}
-
-static void print_ranking(PGresult *res, const struct unit_rows *units, int n,
-			  const struct widths *w, FILE *out)
-{
-	fprintf(out, "%4s  ", "rank");
-	print_cell(out, "unit", w->code);
-	fputs("  ", out);
-	print_cell(out, "name", w->name);
-	fprintf(out, "  %7s  %*s  %*s\n", "score", w->points, "points", w->met,
-		"met");
-	for (int i = 0; i < n; i++) {
-		int r = units[i].first;
-		char rank[16], pct[32], points[64], met[32];
-		snprintf(rank, sizeof(rank), units[i].rank ? "%d" : "-",
-			 units[i].rank);
-		snprintf(pct, sizeof(pct),
-			 *cell(res, r, C_T_PCT) ? "%s%%" : "-",
-			 cell(res, r, C_T_PCT));
-		snprintf(points, sizeof(points), "%s/%s",
-			 cell(res, r, C_T_POINTS), cell(res, r, C_T_MAX));
-		snprintf(met, sizeof(met), "%s/%s", cell(res, r, C_T_MET),
-			 cell(res, r, C_T_APPL));
-		fprintf(out, "%4s  ", rank);
-		print_cell(out, cell(res, r, C_UNIT), w->code);
-		fputs("  ", out);
-		print_cell(out,
-			   *cell(res, r, C_NAME) ? cell(res, r, C_NAME) : "-",
-			   w->name);
-		fprintf(out, "  %7s  %*s  %*s\n", pct, w->points, points,
-			w->met, met);
-	}
-}
-
-static void print_unit_heading(PGresult *res, const struct unit_rows *unit,
-			       FILE *out)
-{
-	int r = unit->first;
-	char lead[64], pct[32];
-	snprintf(lead, sizeof(lead), unit->rank ? "%d. " : "-. ", unit->rank);
-	snprintf(pct, sizeof(pct), *cell(res, r, C_T_PCT) ? "  %s%%" : "  -",
-		 cell(res, r, C_T_PCT));
-	struct buf b;
-	const char *code = shown(&b, cell(res, r, C_UNIT));
-	const char *name = cell(res, r, C_NAME);
-	int room = TABLE_WIDTH - text_width(lead) - text_width(code) - 2 -
-		   text_width(pct);
-	fprintf(out, "\n%s%s  ", lead, code);
-	print_cell(out, *name ? name : "-", max_int(room, 10));
-	fprintf(out, "%s\n", pct);
-	buf_release(&b);
-}
-
-static void print_criteria(PGresult *res, const struct unit_rows *unit,
-			   const struct widths *w, FILE *out)
-{
-	fputs("  ", out);
-	print_cell(out, "crit", w->crit);
-	fputs("  ", out);
-	print_cell(out, "metric", w->metric);
-	fprintf(out, "  %*s  %*s  met  %*s  label\n", w->value, "value",
-		w->target, "target", w->crit_points, "points");
-	for (int r = unit->first; r < unit->end; r++) {
-		const char *v = cell(res, r, C_VALUE),
-			   *p = cell(res, r, C_POINTS);
-		char points[64];
-		snprintf(points, sizeof(points), "%s/%s", *p ? p : "-",
-			 cell(res, r, C_MAX));
-		fputs("  ", out);
-		print_cell(out, cell(res, r, C_CRITERION), w->crit);
-		fputs("  ", out);
-		print_cell(out, cell(res, r, C_METRIC), w->metric);
-		fprintf(out, "  %*s  %*s  ", w->value, *v ? v : "-", w->target,
-			cell(res, r, C_TARGET));
-		print_cell(out, cell(res, r, C_MET), 3);
-		fprintf(out, "  %*s  ", w->crit_points, points);
-		print_label(out, cell(res, r, C_LABEL), w->label);
-		fputc('\n', out);
-	}
-}
-
-static void print_table(PGresult *res, FILE *out, const char *period)
-{
-	int total = PQntuples(res);
-	if (total == 0) {
-		fprintf(out,
-			"no scores for period %s (has the warehouse data for "
-			"it?)\n",
-			period);
-		return;
-	}
-	for (int first = 0, end; first < total; first = end) {
-		end = profile_end(res, first);
-		int n;
-		struct unit_rows *units = split_units(res, first, end, &n);
-		struct widths w;
-		measure(res, first, end, &w);
-		struct buf profile;
-		fprintf(out, "%sProfile %s · period %s · %d unit%s\n\n",
-			first ? "\n\n" : "",
-			shown(&profile, cell(res, first, C_PROFILE)), period, n,
-			n == 1 ? "" : "s");
-		buf_release(&profile);
-		print_ranking(res, units, n, &w, out);
-		for (int i = 0; i < n; i++) {
-			print_unit_heading(res, &units[i], out);
-			print_criteria(res, &units[i], &w, out);
-		}
-		free(units);
-	}
-}
-
-/* ---- score --format csv and json ---- */
-
-static void csv_cell(FILE *out, const char *s, bool is_text, bool last)
-{
-	struct buf b;
-	buf_init(&b, escaped_cap(s));
-	term_csv_cell(&b, s, is_text);
-	fputs(buf_str(&b), out);
-	fputc(last ? '\n' : ',', out);
-	buf_release(&b);
-}
-
-/*
- * The columns that hold text.  The others are PostgreSQL numbers and
- * flags: a negative value (-3.50) must stay a number in a spreadsheet,
- * and a number cannot carry a formula, so only text gets the "'" of
- * term_csv_cell.
- */
-static bool csv_is_text(enum col c)
-{
-	return c <= C_METRIC;
-}
-
-static const char *met_flag(const char *met, const char *yes, const char *no,
-			    const char *na)
-{
-	return !strcmp(met, "yes") ? yes : !strcmp(met, "no") ? no : na;
-}
-
-static void print_csv(PGresult *res, FILE *out, const char *kind,
-		      const char *start)
-{
-	fprintf(out, "unit_code,unit_name,period_kind,period_start,profile,"
-		     "criterion,label,"
-		     "metric,value,target,met,points,max_points,total_points,"
-		     "total_max_points,"
-		     "score_pct,criteria_met,criteria_applicable\n");
-	for (int r = 0; r < PQntuples(res); r++) {
-		for (int c = C_UNIT; c <= C_T_APPL; c++) {
-			if (c == C_PROFILE) {
-				csv_cell(out, kind, true, false);
-				csv_cell(out, start, true, false);
-			}
-			const char *v = PQgetvalue(res, r, c);
-			if (c == C_MET)
-				v = met_flag(v, "t", "f", "");
-			csv_cell(out, v, csv_is_text((enum col)c), c == C_T_APPL);
-		}
-	}
-}
-
-static void json_string(FILE *out, const char *s)
-{
-	struct buf b;
-	buf_init(&b, escaped_cap(s));
-	term_json_string(&b, s);
-	fputs(buf_str(&b), out);
-	buf_release(&b);
-}
-
-static void json_number(FILE *out, const char *s)
-{
-	fputs(*s ? s : "null", out);
-}
-
-static void json_unit(PGresult *res, int r, FILE *out, const char *kind,
-		      const char *start)
-{
-	fprintf(out, "\n {\"unit_code\": ");
-	json_string(out, cell(res, r, C_UNIT));
-	fprintf(out, ", \"unit_name\": ");
-	json_string(out, cell(res, r, C_NAME));
-	fprintf(out,
-		", \"period_kind\": \"%s\", \"period_start\": \"%s\", "
-		"\"profile\": ",
-		kind, start);
-	json_string(out, cell(res, r, C_PROFILE));
-	fprintf(out, ", \"points\": %s, \"max_points\": %s, \"score_pct\": ",
-		cell(res, r, C_T_POINTS), cell(res, r, C_T_MAX));
-	json_number(out, cell(res, r, C_T_PCT));
-	fprintf(out,
-		", \"criteria_met\": %s, \"criteria_applicable\": %s, "
-		"\"criteria\": [",
-		cell(res, r, C_T_MET), cell(res, r, C_T_APPL));
-}
-
-static void json_criterion(PGresult *res, int r, FILE *out)
-{
-	fprintf(out, "\n  {\"criterion\": ");
-	json_string(out, cell(res, r, C_CRITERION));
-	fprintf(out, ", \"label\": ");
-	json_string(out, cell(res, r, C_LABEL));
-	fprintf(out, ", \"metric\": ");
-	json_string(out, cell(res, r, C_METRIC));
-	fprintf(out, ", \"value\": ");
-	json_number(out, cell(res, r, C_VALUE));
-	fprintf(out, ", \"target\": %s, \"met\": %s, \"points\": ",
-		cell(res, r, C_TARGET),
-		met_flag(cell(res, r, C_MET), "true", "false", "null"));
-	json_number(out, cell(res, r, C_POINTS));
-	fprintf(out, ", \"max_points\": %s}", cell(res, r, C_MAX));
-}
-
-static void print_json(PGresult *res, FILE *out, const char *kind,
-		       const char *start)
-{
-	int n = PQntuples(res);
-	fputc('[', out);
-	for (int r = 0; r < n; r++) {
-		bool first =
-		    r == 0 ||
-		    strcmp(cell(res, r, C_UNIT), cell(res, r - 1, C_UNIT)) ||
-		    strcmp(cell(res, r, C_PROFILE),
-			   cell(res, r - 1, C_PROFILE));
-		if (first && r)
-			fputs("]},", out);
-		if (first)
-			json_unit(res, r, out, kind, start);
-		else
-			fputc(',', out);
-		json_criterion(res, r, out);
-	}
-	fputs(n ? "]}\n]\n" : "]\n", out);
-}
-
-/* Text results in UTF-8, whatever the client's locale asked for. */
-static int utf8_session(PGconn *conn, struct buf *err)
-{
-	return pg_exec(conn, "SET client_encoding = 'UTF8'", 0, NULL, err);
-}
-
-/* ---- the names --profile and --unit may take ---- */
-
-#define KNOWN_LISTED 10 /* names an error lists; more is a wall of text */
-
-static const char known_profiles_sql[] =
-    "SELECT profile FROM dw.profile_criterion"
-    " UNION SELECT profile FROM mart.compliance_total ORDER BY 1";
-
-static const char known_units_sql[] =
-    "SELECT unit_code FROM dw.unit"
-    " UNION SELECT unit_code FROM mart.unit ORDER BY 1";
-
-/*
- * The known name a mistyped one probably meant: one within a typo or two,
- * else the first that it starts ("kh49" for "kh49-2021"); else NULL.
- */
-static const char *meant_name(const char *name, const char *const *known,
-			      size_t n)
-{
-	const char *near = config_nearest(name, known, n);
-	for (size_t i = 0; !near && *name && i < n; i++)
-		if (!strncmp(known[i], name, strlen(name)))
-			near = known[i];
-	return near;
-}
-
-static void log_unknown(PGresult *res, const char *what, const char *name)
-{
-	size_t n = (size_t)PQntuples(res);
-	const char **known = xcalloc(n, sizeof(*known));
-	for (size_t i = 0; i < n; i++)
-		known[i] = PQgetvalue(res, (int)i, 0);
-	struct buf msg;
-	buf_init(&msg, ERR_CAP);
-	buf_addf(&msg, "unknown %s '%s'", what, name);
-	const char *meant = meant_name(name, known, n);
-	if (meant)
-		buf_addf(&msg, "; did you mean '%s'?", meant);
-	buf_adds(&msg, meant ? " known: " : "; known: ");
-	for (size_t i = 0; i < n && i < KNOWN_LISTED; i++)
-		buf_addf(&msg, "%s%s", i ? ", " : "", known[i]);
-	if (n > KNOWN_LISTED)
-		buf_addf(&msg, " and %zu more", n - KNOWN_LISTED);
-	log_error(NULL, NULL, "%s", buf_str(&msg));
-	buf_release(&msg);
-	free(known);
-}
-
-/* 1 when name is not among the names sql returns (and they are some). */
-static int check_name(PGconn *conn, const char *sql, const char *what,
-		      const char *name, struct buf *err)
-{
-	PGresult *res = pg_query(conn, sql, 0, NULL, err);
-	if (!res)
-		return -1;
-	int n = PQntuples(res), found = n == 0;
-	for (int i = 0; i < n && !found; i++)
-		found = !strcmp(PQgetvalue(res, i, 0), name);
-	if (!found)
-		log_unknown(res, what, name);
-	PQclear(res);
-	return !found;
-}
-
-int report_check_names(PGconn *conn, const struct score_request *req)
-{
-	struct buf err;
-	buf_init(&err, ERR_CAP);
-	int profile = 0, unit = 0;
-	if (utf8_session(conn, &err) < 0 ||
-	    (req->profile && (profile = check_name(conn, known_profiles_sql,
-						   "profile", req->profile,
-						   &err)) < 0) ||
-	    (req->unit && (unit = check_name(conn, known_units_sql, "unit",
-					     req->unit, &err)) < 0)) {
-		log_error(NULL, NULL, "%s", buf_str(&err));
-		buf_release(&err);
-		return -1;
-	}
-	buf_release(&err);
-	return profile + unit;
-}
-
-int report_score(PGconn *conn, const struct score_request *req, FILE *out)
-{
-	char kind[8], start[11], year[16];
-	const char *period = request_period(req, year);
-	if (report_parse_period(period, kind, start) < 0)
-		return error("bad period '%s'", period);
-	const char *params[] = {kind, start, req->profile, req->unit};
-	struct buf err;
-	buf_init(&err, ERR_CAP);
-	PGresult *res = NULL;
-	if (utf8_session(conn, &err) == 0)
-		res = pg_query(conn, score_sql, 4, params, &err);
-	if (!res) {
-		log_error(NULL, NULL, "%s", buf_str(&err));
-		buf_release(&err);
-		return -1;
-	}
-	if (!strcmp(req->format, "csv"))
-		print_csv(res, out, kind, start);
-	else if (!strcmp(req->format, "json"))
-		print_json(res, out, kind, start);
-	else
-		print_table(res, out, period);
-	PQclear(res);
-	buf_release(&err);
-	return 0;
-}
-
-/* ---- report: one self-contained HTML page ---- */
 
 struct html {
 	FILE *out;
@@ -724,7 +47,7 @@ struct fig_key {
 static void html_text(FILE *out, const char *raw)
 {
 	struct buf b;
-	const char *s = shown(&b, raw);
+	const char *s = term_shown(&b, raw);
 	for (; *s; s++) {
 		switch (*s) {
 		case '&':
@@ -873,94 +196,6 @@ static void no_data(FILE *out)
 	      " period.</span></p>\n",
 	      out);
 }
-
-static const char page_css[] =
-    "*{box-sizing:border-box}"
-    "body{font-family:'Noto Sans','DejaVu Sans','Liberation Sans',Arial,"
-    "sans-serif;color:#1b1f24;background:#fff;margin:0 auto;"
-    "padding:24px 32px;max-width:1280px;font-size:14px;line-height:1.4;"
-    "-webkit-print-color-adjust:exact;print-color-adjust:exact}"
-    "h1{font-size:24px;margin:0}"
-    "h2{font-size:19px;margin:28px 0 0;padding-top:10px;"
-    "border-top:2px solid #1b1f24}"
-    "h3{font-size:16px;margin:18px 0 6px}"
-    ".en{color:#5a6470;font-style:italic;margin:2px 0 10px;font-size:.92em}"
-    "h1+.en{font-size:15px}"
-    "dl.meta{display:grid;grid-template-columns:max-content 1fr;"
-    "gap:2px 14px;margin:12px 0}"
-    "dl.meta dt{color:#5a6470}"
-    "dl.meta dd{margin:0}"
-    ".tiles{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;"
-    "margin:14px 0}"
-    ".tile{border:1px solid #c9d1d9;border-radius:6px;padding:10px 14px}"
-    ".tile .v{font-size:26px;font-weight:700}"
-    ".tile .k{font-size:13px}"
-    ".tile .en{margin:0;font-size:12px}"
-    ".tile.alert{border-color:#c0392b}"
-    ".tile.alert .v{color:#c0392b}"
-    "table{border-collapse:collapse;width:100%;margin:6px 0 10px}"
-    "th,td{border-bottom:1px solid #dde3e9;padding:5px 8px;text-align:left;"
-    "vertical-align:top}"
-    "th{font-size:12.5px;border-bottom:2px solid #8c959f;font-weight:600}"
-    "th i,td i{color:#5a6470;font-weight:400}"
-    "td.num,th.num{text-align:right;white-space:nowrap}"
-    "code{font-family:'DejaVu Sans Mono',monospace;font-size:.86em;"
-    "color:#3d4650;white-space:nowrap}"
-    ".rank{font-size:18px;font-weight:700;text-align:center;width:3em}"
-    "th.rank{font-size:12.5px}"
-    "td.unit{min-width:230px}"
-    "th.crit{min-width:150px}"
-    ".uname{font-weight:600}"
-    "th.crit .lbl{font-weight:600}"
-    "th.crit .sub{font-weight:400;color:#5a6470}"
-    "td.c,td.total{white-space:nowrap;min-width:160px}"
-    "td.total{border-right:2px solid #dde3e9}"
-    ".cv{font-weight:600}"
-    ".pts{font-size:12px;color:#3d4650}"
-    ".tv{font-size:17px;font-weight:700}"
-    "td.met .mark{color:#2e7d32}"
-    "td.miss .mark{color:#b9770e}"
-    "td.na{color:#8c959f}"
-    "svg.bar{display:block;margin:2px 0}"
-    ".track{fill:#e6eaee}"
-    ".met{fill:#2e7d32}"
-    ".miss{fill:#e5a50a}"
-    ".score{fill:#4f6d8a}"
-    ".late{fill:#c0392b}"
-    ".target{stroke:#1b1f24;stroke-width:2}"
-    ".legend{display:flex;flex-wrap:wrap;gap:6px 20px;font-size:12.5px;"
-    "margin:6px 0}"
-    ".legend svg{vertical-align:middle;margin-right:4px}"
-    "svg.chart{width:100%;height:auto;display:block}"
-    ".chart text{font-size:12px;fill:#3d4650}"
-    ".chart .grid{stroke:#e6eaee}"
-    ".chart .axis{stroke:#8c959f}"
-    ".decl{stroke:#1f6fb2;fill:none;stroke-width:2.5}"
-    ".legal{stroke:#d35400;fill:none;stroke-width:2.5}"
-    "circle.decl{fill:#1f6fb2}"
-    "circle.legal{fill:#d35400}"
-    ".gap{fill:#c0392b;fill-opacity:.12}"
-    ".masked{fill:#c0392b}"
-    ".chart text.vdecl{fill:#1f6fb2}"
-    ".chart text.vlegal{fill:#d35400}"
-    ".chart text.vmasked{fill:#c0392b;font-weight:700}"
-    "table.trend td,table.trend th{text-align:right;padding:4px 5px;"
-    "font-size:12.5px}"
-    "table.trend th:first-child,table.trend td:first-child{text-align:left}"
-    "table.trend tbody th{border-bottom:1px solid #dde3e9}"
-    "td.hot{color:#c0392b;font-weight:700;background:#fdecea}"
-    ".none{color:#5a6470}"
-    "footer{margin-top:30px;border-top:1px solid #c9d1d9;padding-top:8px;"
-    "font-size:12px;color:#5a6470}"
-    "footer p{margin:3px 0}"
-    "@page{size:A4 landscape;margin:12mm}"
-    "@media print{"
-    "body{padding:0;max-width:none;font-size:11px}"
-    "section{break-before:page}"
-    "header+section{break-before:auto}"
-    "tr,.tile,svg.chart,.legend{break-inside:avoid}"
-    "thead{display:table-header-group}"
-    "h2,h3{break-after:avoid}}";
 
 /* "Năm 2021" and "Year 2021", first and last day: the period in words. */
 static void period_words(const char *kind, const char *start, struct buf *vi,
@@ -1427,11 +662,11 @@ static void criterion_header(FILE *out, PGresult *crit, int c)
 }
 
 /* The unit's row for a criterion, or -1. */
-static int find_criterion(PGresult *res, const struct unit_rows *unit,
+static int find_criterion(PGresult *res, const struct score_unit *unit,
 			  const char *criterion)
 {
 	for (int r = unit->first; r < unit->end; r++)
-		if (!strcmp(cell(res, r, C_CRITERION), criterion))
+		if (!strcmp(score_cell(res, r, C_CRITERION), criterion))
 			return r;
 	return -1;
 }
@@ -1446,7 +681,7 @@ static void criterion_cell(FILE *out, PGresult *res, int r,
 		fputs("<td class=\"c na\">—</td>", out);
 		return;
 	}
-	const char *met = cell(res, r, C_MET);
+	const char *met = score_cell(res, r, C_MET);
 	const char *cls = !strcmp(met, "yes")  ? "met"
 			  : !strcmp(met, "no") ? "miss"
 					       : "na";
@@ -1457,13 +692,14 @@ static void criterion_cell(FILE *out, PGresult *res, int r,
 		!strcmp(cls, "met")    ? "✓"
 		: !strcmp(cls, "miss") ? "✗"
 				       : "");
-	fig(out, "value", &k, cell(res, r, C_VALUE));
-	fputs(*cell(res, r, C_VALUE) ? "%</div>" : "</div>", out);
-	html_bar(out, cell(res, r, C_VALUE), cell(res, r, C_TARGET), cls);
+	fig(out, "value", &k, score_cell(res, r, C_VALUE));
+	fputs(*score_cell(res, r, C_VALUE) ? "%</div>" : "</div>", out);
+	html_bar(out, score_cell(res, r, C_VALUE), score_cell(res, r, C_TARGET),
+		 cls);
 	fputs("<div class=\"pts\">", out);
-	fig(out, "points", &k, cell(res, r, C_POINTS));
+	fig(out, "points", &k, score_cell(res, r, C_POINTS));
 	fputs("/", out);
-	fig(out, "max_points", &k, cell(res, r, C_MAX));
+	fig(out, "max_points", &k, score_cell(res, r, C_MAX));
 	fputs(!strcmp(cls, "na") ? " điểm · không áp dụng <i>n/a</i></div></td>"
 				 : " điểm</div></td>",
 	      out);
@@ -1472,32 +708,33 @@ static void criterion_cell(FILE *out, PGresult *res, int r,
 static void total_cell(FILE *out, PGresult *res, int r, const struct fig_key *k)
 {
 	fputs("<td class=\"total\"><div class=\"tv\">", out);
-	fig(out, "score_pct", k, cell(res, r, C_T_PCT));
-	fputs(*cell(res, r, C_T_PCT) ? "%</div>" : "</div>", out);
-	html_bar(out, cell(res, r, C_T_PCT), NULL, "score");
+	fig(out, "score_pct", k, score_cell(res, r, C_T_PCT));
+	fputs(*score_cell(res, r, C_T_PCT) ? "%</div>" : "</div>", out);
+	html_bar(out, score_cell(res, r, C_T_PCT), NULL, "score");
 	fputs("<div class=\"pts\">", out);
-	fig(out, "total_points", k, cell(res, r, C_T_POINTS));
+	fig(out, "total_points", k, score_cell(res, r, C_T_POINTS));
 	fputs("/", out);
-	fig(out, "total_max_points", k, cell(res, r, C_T_MAX));
+	fig(out, "total_max_points", k, score_cell(res, r, C_T_MAX));
 	fputs(" điểm · ", out);
-	fig(out, "criteria_met", k, cell(res, r, C_T_MET));
+	fig(out, "criteria_met", k, score_cell(res, r, C_T_MET));
 	fputs("/", out);
-	fig(out, "criteria_applicable", k, cell(res, r, C_T_APPL));
+	fig(out, "criteria_applicable", k, score_cell(res, r, C_T_APPL));
 	fputs(" đạt <i>met</i></div></td>", out);
 }
 
-static void unit_row(FILE *out, PGresult *res, const struct unit_rows *unit,
+static void unit_row(FILE *out, PGresult *res, const struct score_unit *unit,
 		     PGresult *crit, int cfirst, int cend)
 {
 	int r = unit->first;
-	struct fig_key k = {.profile = cell(res, r, C_PROFILE),
-			    .unit = cell(res, r, C_UNIT)};
+	struct fig_key k = {.profile = score_cell(res, r, C_PROFILE),
+			    .unit = score_cell(res, r, C_UNIT)};
 	char rank[16];
 	snprintf(rank, sizeof(rank), unit->rank ? "%d" : "", unit->rank);
 	fputs("<tr><td class=\"rank\">", out);
 	fig(out, "rank", &k, rank);
 	fputs("</td><td class=\"unit\"><div class=\"uname\">", out);
-	html_text(out, *cell(res, r, C_NAME) ? cell(res, r, C_NAME) : "—");
+	html_text(out, *score_cell(res, r, C_NAME) ? score_cell(res, r, C_NAME)
+						   : "—");
 	fputs("</div><code>", out);
 	html_text(out, k.unit);
 	fputs("</code></td>", out);
@@ -1513,7 +750,7 @@ static void unit_row(FILE *out, PGresult *res, const struct unit_rows *unit,
 static void score_profile(FILE *out, PGresult *res, int first, int end,
 			  PGresult *crit)
 {
-	const char *profile = cell(res, first, C_PROFILE);
+	const char *profile = score_cell(res, first, C_PROFILE);
 	int cfirst = 0, cend, ncrit = PQntuples(crit);
 	while (cfirst < ncrit &&
 	       strcmp(PQgetvalue(crit, cfirst, K_PROFILE), profile))
@@ -1523,7 +760,7 @@ static void score_profile(FILE *out, PGresult *res, int first, int end,
 	     !strcmp(PQgetvalue(crit, cend, K_PROFILE), profile);)
 		cend++;
 	int n;
-	struct unit_rows *units = split_units(res, first, end, &n);
+	struct score_unit *units = score_split_units(res, first, end, &n);
 	fputs("<h3>Bộ tiêu chí <i>/ profile</i> <code>", out);
 	html_text(out, profile);
 	fputs("</code></h3>\n<table class=\"score\"><thead><tr><th "
@@ -1568,7 +805,7 @@ static int section_scores(struct html *h)
 	if (PQntuples(res) == 0)
 		no_data(out);
 	for (int first = 0, end; first < PQntuples(res); first = end) {
-		end = profile_end(res, first);
+		end = score_profile_end(res, first);
 		score_profile(out, res, first, end, crit);
 	}
 	fputs("</section>\n", out);
@@ -1883,33 +1120,33 @@ static int close_temp(FILE *f, const char *tmp, const char *path, int rc)
 {
 	if (rc == 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0)) {
 		error("cannot write '%s': %s", tmp, strerror(errno));
-		rc = REPORT_CANNOT_WRITE;
+		rc = PAGE_CANNOT_WRITE;
 	}
 	if (fclose(f) != 0 && rc == 0) {
 		error("cannot write '%s': %s", tmp, strerror(errno));
-		rc = REPORT_CANNOT_WRITE;
+		rc = PAGE_CANNOT_WRITE;
 	}
 	if (rc == 0 && rename(tmp, path) < 0) {
 		error("cannot rename '%s' to '%s': %s", tmp, path,
 		      strerror(errno));
-		rc = REPORT_CANNOT_WRITE;
+		rc = PAGE_CANNOT_WRITE;
 	}
 	if (rc < 0)
 		unlink(tmp);
 	return rc;
 }
 
-int report_html(PGconn *conn, const struct score_request *req, const char *path)
+int page_write(PGconn *conn, const struct score_request *req, const char *path)
 {
 	char year[16];
 	struct html h = {
-	    .conn = conn, .req = req, .period = request_period(req, year)};
-	if (report_parse_period(h.period, h.kind, h.start) < 0)
+	    .conn = conn, .req = req, .period = score_period(req, year)};
+	if (score_parse_period(h.period, h.kind, h.start) < 0)
 		return error("bad period '%s'", h.period);
 	buf_init(&h.err, ERR_CAP);
 	/* one snapshot: a run that commits meanwhile cannot make the sections
 	 * disagree */
-	if (utf8_session(conn, &h.err) < 0 ||
+	if (score_utf8_session(conn, &h.err) < 0 ||
 	    pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
 		    NULL, &h.err) < 0) {
 		log_error(NULL, NULL, "%s", buf_str(&h.err));
@@ -1917,7 +1154,7 @@ int report_html(PGconn *conn, const struct score_request *req, const char *path)
 		return -1;
 	}
 	char *tmp = NULL;
-	int rc = REPORT_CANNOT_WRITE;
+	int rc = PAGE_CANNOT_WRITE;
 	h.out = open_temp(path, &tmp);
 	if (h.out) {
 		rc = write_page(&h);
