@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERR_CAP 4096
 
 bool audit_first_load(PGconn *audit, const char *source)
 {

@@ -66,4 +66,7 @@ int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 
 /* The contents as a C string ("" when empty); valid until the next change. */
 const char *buf_str(const struct buf *b);
 
+/* The cap of a buffer that holds an error message: a line or a few. */
+#define ERR_CAP 4096
+
 #endif

@@ -29,7 +29,6 @@
 #define EXIT_WAREHOUSE 3
 #define EXIT_LOCKED 4
 #define EXIT_OUTPUT 5 /* an output file cannot be written */
-#define ERR_CAP 4096
 
 #ifndef ONESTOP_VERSION
 #define ONESTOP_VERSION "0.1.0"

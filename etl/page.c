@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ERR_CAP 4096
 
 struct html {
 	FILE *out;

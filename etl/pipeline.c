@@ -25,7 +25,6 @@
  */
 #define COPY_CHUNK (32 * 1024)
 #define MAX_RECORD (1024 * 1024)   /* a record past this is a runaway quote */
-#define ERR_CAP 4096
 #define USER_AGENT "onestop-etl/" ONESTOP_VERSION
 
 #ifndef ONESTOP_VERSION

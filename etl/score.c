@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ERR_CAP 4096
 #define TABLE_WIDTH 100 /* issue 6: score tables fit 100 columns */
 
 int score_parse_period(const char *period, char kind[8], char start[11])
