@@ -778,23 +778,12 @@ static size_t utf8_char_width(const unsigned char *p, size_t *len)
 	return 1;
 }
 
-/*
- * Warehouse text as a terminal may show it (term.h), in b; the caller
- * releases b.  Room for the longest escape of every byte.
- */
-static const char *shown(struct buf *b, const char *s)
-{
-	buf_init(b, 4 * strlen(s) + 1);
-	term_clean(b, s);
-	return buf_str(b);
-}
-
 /* The columns s takes once shown. */
 static size_t text_width(const char *raw)
 {
 	struct buf b;
 	size_t w = 0, len;
-	for (const unsigned char *p = (const unsigned char *)shown(&b, raw); *p; p += len)
+	for (const unsigned char *p = (const unsigned char *)term_shown(&b, raw); *p; p += len)
 		w += utf8_char_width(p, &len);
 	buf_release(&b);
 	return w;
@@ -807,7 +796,7 @@ static size_t text_width(const char *raw)
 static size_t fit_text(struct buf *b, const char *raw, size_t width)
 {
 	struct buf clean;
-	const char *s = shown(&clean, raw);
+	const char *s = term_shown(&clean, raw);
 	size_t total = text_width(s), used = 0, len;
 	bool cut = total > width;
 	size_t room = cut ? (width ? width - 1 : 0) : width;
@@ -934,7 +923,7 @@ static void print_wrapped(const char *indent, const char *raw, int max_lines)
 {
 	size_t room = STATUS_WIDTH - strlen(indent);
 	struct buf text;
-	const char *p = shown(&text, raw);
+	const char *p = term_shown(&text, raw);
 	for (int n = 0; n < max_lines && *p; n++) {
 		while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
 			p++;
