@@ -232,11 +232,7 @@ static void check_errors(const char *text, const char *want)
 	buf_init(&expect, 1 << 16);
 	cal = load_text(text, &err, &path);
 	CHECK(cal == NULL);
-	for (const char *p = want; *p; p++)
-		if (*p == 'P' && (p == want || p[-1] == '\n'))
-			buf_adds(&expect, path);
-		else
-			buf_addc(&expect, *p);
+	th_expand_path(&expect, want, path);
 	CHECK_STR(buf_str(&err), buf_str(&expect));
 	calendar_free(cal);
 	unlink(path);

@@ -26,11 +26,7 @@ static struct profiles *load_expect(const char *text, const char *want)
 	buf_init(&err, 1 << 16);
 	buf_init(&expect, 1 << 16);
 	prof = profiles_load(path, &err);
-	for (const char *p = want; *p; p++)
-		if (*p == 'P' && (p == want || p[-1] == '\n'))
-			buf_adds(&expect, path);
-		else
-			buf_addc(&expect, *p);
+	th_expand_path(&expect, want, path);
 	CHECK_STR(buf_str(&err), buf_str(&expect));
 	CHECK((prof == NULL) == (*want != '\0'));
 	unlink(path);

@@ -13,7 +13,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+
 static int th_passed, th_failed;
+
+/*
+ * want with each "P" that starts a line replaced by path: an expected
+ * error list whose lines begin with a temporary file's name.
+ */
+static inline void th_expand_path(struct buf *out, const char *want,
+				  const char *path)
+{
+	for (const char *p = want; *p; p++)
+		if (*p == 'P' && (p == want || p[-1] == '\n'))
+			buf_adds(out, path);
+		else
+			buf_addc(out, *p);
+}
 
 /* Write text to a fresh temporary file; the caller unlinks and frees. */
 static inline char *th_write_temp(const char *text)
