@@ -616,6 +616,36 @@ static int warn_future_rows(PGconn *conn, const struct source_cfg *src,
 }
 
 /*
+ * A watermark already past the source's clock (stored by a version without
+ * the cap) asks for nothing, so no row ever comes to correct it: bring it
+ * back to the clock, and say so.
+ */
+static int pull_back_watermark(PGconn *conn, const struct source_cfg *src,
+			       enum entity e, const char *clock, struct buf *err)
+{
+	const char *params[] = { src->name, entity_name(e), clock };
+	struct buf was;
+	buf_init(&was, 64);
+	int rc = pg_query_value(conn,
+		"WITH old AS (SELECT updated_until FROM etl.watermark"
+		"  WHERE source = $1 AND entity = $2"
+		"  AND updated_until > to_timestamp($3::bigint) + interval '" CLOCK_SLACK "'"
+		"  FOR UPDATE),"
+		" moved AS (UPDATE etl.watermark w"
+		"  SET updated_until = to_timestamp($3::bigint) + interval '" CLOCK_SLACK "'"
+		"  FROM old WHERE w.source = $1 AND w.entity = $2 RETURNING 1)"
+		" SELECT coalesce(max(to_char(updated_until AT TIME ZONE 'Asia/Ho_Chi_Minh',"
+		"  'YYYY-MM-DD HH24:MI:SS')), '') FROM old, moved",
+		3, params, &was, err);
+	if (rc == 0 && buf_str(&was)[0])
+		log_warn(src->name, entity_name(e),
+			 "the watermark was %s, after the source's clock: brought back to"
+			 " the clock + " CLOCK_SLACK, buf_str(&was));
+	buf_release(&was);
+	return rc;
+}
+
+/*
  * The watermark moves forward only: to the latest CapNhatLuc loaded, but
  * never past the source's clock + CLOCK_SLACK (one stored past it by an
  * older version comes back to it: re-reading is safe).  A file or a backfill
@@ -631,10 +661,15 @@ static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 	if (req->mode == MODE_FILE)
 		return 0;
 	for (int e = 0; e < ENTITY_COUNT; e++) {
-		if (!counts[e].watermark[0])
-			continue; /* nothing staged: the merge named no watermark */
 		char clock[32];
 		snprintf(clock, sizeof(clock), "%lld", (long long)counts[e].source_clock);
+		if (!counts[e].watermark[0]) {
+			/* nothing staged: the merge named no watermark */
+			if (counts[e].present && counts[e].source_clock > 0 &&
+			    pull_back_watermark(conn, src, (enum entity)e, clock, err) < 0)
+				return -1;
+			continue;
+		}
 		const char *params[] = {
 			src->name, req->mode == MODE_BACKFILL ? req->since : NULL,
 			entity_name((enum entity)e), counts[e].watermark, clock,

@@ -170,6 +170,28 @@ def test_a_row_stamped_in_the_future_does_not_stop_the_source(ctx):
     assert asked and "updated_since=20211015" in asked[0], asked
 
 
+def test_a_watermark_left_in_the_future_comes_back_to_the_clock(ctx):
+    """A warehouse loaded by a version without the cap holds a watermark in
+    2098: the source answers nothing after it, so no row can correct it.
+    The next run brings it back to the source's clock."""
+    sim = ctx.sim(seed=5, dossiers=60, now="20211015120000")
+    conf = config(ctx, sim)
+    ok(ctx.etl(conf, "run"))
+    ctx.sql("UPDATE etl.watermark SET updated_until = '2098-01-01 00:00+07'"
+            " WHERE entity = 'donvi'")
+    sim.control("clock", {"now": "20211016120000"})
+    r = ok(ctx.etl(conf, "run"))
+    assert "the watermark was 2098-01-01 00:00:00, after the source's clock" in r.stderr, \
+        r.stderr[-2000:]
+    wm = ctx.sql("SELECT to_char(updated_until AT TIME ZONE 'Asia/Ho_Chi_Minh',"
+                 " 'YYYYMMDDHH24MISS') FROM etl.watermark WHERE entity = 'donvi'").strip()
+    assert wm == "20211016120500", wm
+    sim.control("log/clear", {})
+    ok(ctx.etl(conf, "run"))
+    asked = [q["query"] for q in sim.control("log")["requests"] if q["entity"] == "donvi"]
+    assert asked and "updated_since=20211016" in asked[0], asked
+
+
 # -------------------------- defect 4: a big value in an ignored column
 
 def test_a_megabyte_in_an_extra_column_is_one_too_long_reject(ctx):
