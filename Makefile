@@ -26,7 +26,11 @@ UNIT    := $(patsubst tests/unit/%.c,build/san/unit/%,$(wildcard tests/unit/test
 
 # Debian packages the project builds and tests with.
 DEB_PKGS = gcc make pkg-config libcurl4-openssl-dev libcsv-dev libpq-dev \
-           zlib1g-dev postgresql postgresql-contrib python3 curl time
+           zlib1g-dev libxlsxwriter-dev postgresql postgresql-contrib \
+           python3 curl time
+# Only the tests: SQL tests on pgTAP, and reading the form 06 workbook back.
+DEB_TEST_PKGS = postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
+           python3-openpyxl
 
 .PHONY: all deps test unit demo bench fuzz chaos install uninstall clean format format-check
 
@@ -68,7 +72,7 @@ build/rel build/san build/san/unit:
 -include $(wildcard build/rel/*.d build/san/*.d)
 
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(DEB_PKGS) $(DEB_TEST_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then \
 		echo "missing packages; run: sudo apt-get install -y" $$missing; exit 1; \
