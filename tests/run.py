@@ -5,8 +5,9 @@ against real parts.  Its last line is "N passed, N failed" (CI reads it).
   python3 tests/run.py [-k SUBSTRING] [--only unit|sql|integration]
 
 Unit programs (build/san/unit/test_*) print their own "N passed, N failed"
-line, which is added up.  SQL tests (tests/sql/test_*.sql) run against a
-freshly migrated database each and print "ok NAME" / "not ok NAME: ...".
+line, which is added up.  SQL tests (tests/sql/test_*.sql) are pgTAP
+scripts, each run by pg_prove against a freshly migrated database of its
+own; every failing assertion is reported with its diagnostics.
 Integration tests are the test_* functions of tests/integration/test_*.py;
 each gets a Context with its own fresh database.
 """
@@ -99,25 +100,47 @@ def make_template(cluster):
         raise RuntimeError("migrate failed: " + r.stderr)
 
 
+def tap_failures(tap):
+    """The failing assertions of a TAP stream: (line, diagnostics) each.  A
+    "not ok" marked "# TODO" is a known gap, not a failure (TAP's rule)."""
+    fails, cur = [], None
+    for line in tap.splitlines():
+        if re.match(r"(not )?ok \d+", line):
+            todo = re.search(r"\s#\s*TODO\b", line)
+            cur = (line[len("not ok "):], []) if line.startswith("not ") and not todo else None
+            if cur:
+                fails.append(cur)
+        elif line.startswith("#") and cur and not line.startswith("# Looks like"):
+            cur[1].append(line[2:])
+    return fails
+
+
 def run_sql(cluster, flt):
-    lib = os.path.join(ROOT, "tests", "sql", "lib.sql")
+    """Each tests/sql/test_*.sql through pg_prove in a database of its own:
+    a line per failing assertion (name and pgTAP's have/want), then one per
+    file, failed also by a plan not met or psql stopping on an error."""
     for path in sorted(glob.glob(os.path.join(ROOT, "tests", "sql", "test_*.sql"))):
         base = os.path.basename(path)[:-4]
         if flt and flt not in "sql/" + base:
             continue
         db = "s_" + base
         cluster.createdb(db, TEMPLATE)
-        r = cluster.psql_file(db, lib, path)
-        lines = r.stdout.splitlines()
-        oks = [l for l in lines if l.startswith("ok ")]
-        bad = [l for l in lines if l.startswith("not ok ")]
-        for l in bad:
-            report(f"sql/{base}: {l[7:]}", False)
-        if r.returncode:
-            report(f"sql/{base}", False, r.stderr.strip()[-2000:])
+        r = subprocess.run(["pg_prove", "--verbose", "--psql-bin", cluster.psql_bin,
+                            "-h", cluster.sock, "-p", str(cluster.port), "-U", "postgres",
+                            "-d", db, path], capture_output=True, text=True, timeout=1800)
+        checks = len(re.findall(r"^(?:not )?ok \d+", r.stdout, re.M))
+        bad = tap_failures(r.stdout)
+        for name, diag in bad:
+            report(f"sql/{base}: {name}", False, "\n    ".join([""] + diag))
+        for todo in re.findall(r"^not ok \d+ (.*#\s*TODO\b.*)$", r.stdout, re.M):
+            print(f"todo sql/{base}: {todo}", flush=True)
+        if r.returncode or bad or not checks:
+            # pg_prove's summary says why: failed tests, a bad plan, psql's exit
+            summary = r.stdout[r.stdout.find("Test Summary Report"):] if r.returncode else ""
+            why = (r.stderr.strip()[-2000:] + "\n" + summary.strip()).strip()
+            report(f"sql/{base} ({checks} checks)", False, why or "no checks ran")
         else:
-            report(f"sql/{base} ({len(oks)} checks)", not bad and oks != [],
-                   "" if oks else "no checks ran")
+            report(f"sql/{base} ({checks} checks)", True)
         cluster.psql("postgres", f"DROP DATABASE IF EXISTS {db}", check=False)
 
 

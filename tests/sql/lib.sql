@@ -1,25 +1,27 @@
--- Test helpers, loaded before each tests/sql/test_*.sql (psql -X -At).
--- A test prints one line per check: "ok NAME" or "not ok NAME: got X want Y".
+-- Shared fixtures of the SQL tests, included by each tests/sql/test_*.sql
+-- (\ir lib.sql) in its own freshly migrated database.  The assertions are
+-- pgTAP's (https://pgtap.org): a test file says plan(n), asserts, and ends
+-- with finish(); tests/run.py runs it with pg_prove.  pgTAP is created here,
+-- in the test database only: the product's migrations never see it.
+--
+-- pgTAP keeps its count of tests run and failed in temporary tables, so an
+-- assertion inside a transaction that is rolled back is forgotten by
+-- finish(): take the value out of such a transaction (\gset) and assert
+-- after it, or undo the work in a subtransaction (marts_equal_rescore).
+--
+-- A new test file is one file: tests/sql/test_NAME.sql holding
+--     \ir lib.sql
+--     SELECT plan(1);
+--     SELECT functions_are('etl', ARRAY['advance_watermark', ...]);
+--     SELECT * FROM finish();
+-- (pg_prove -h SOCKETDIR -p PORT -U postgres -d DB tests/sql/test_NAME.sql
+-- runs it by hand against any migrated database.)
 \set QUIET on
 SET client_min_messages = warning;
 SET TIME ZONE 'UTC';
+CREATE EXTENSION IF NOT EXISTS pgtap;
 -- helpers may name staging tables that exist only inside a transaction
 SET check_function_bodies = off;
-
-CREATE FUNCTION pg_temp.is(got anyelement, want anyelement, name text) RETURNS text
-LANGUAGE sql AS $$
-    SELECT CASE WHEN got IS NOT DISTINCT FROM want THEN 'ok ' || name
-                ELSE 'not ok ' || name || ': got ' || coalesce(got::text, 'NULL')
-                     || ' want ' || coalesce(want::text, 'NULL') END
-$$;
-
--- Text-typed variant, for literals of unknown type.
-CREATE FUNCTION pg_temp.is(got text, want text, name text) RETURNS text
-LANGUAGE sql AS $$
-    SELECT CASE WHEN got IS NOT DISTINCT FROM want THEN 'ok ' || name
-                ELSE 'not ok ' || name || ': got ' || coalesce(got, 'NULL')
-                     || ' want ' || coalesce(want, 'NULL') END
-$$;
 
 -- The official 2024 calendar facts used by rules.md, and both default
 -- profiles; office_close 17:00.
@@ -154,14 +156,23 @@ LANGUAGE sql AS $$
           SELECT unnest(string_to_array(b, E'\n'))) d (x)
 $$;
 
--- Whether the marts equal what etl.rescore gives from the stored rows
--- (run inside a transaction that is then rolled back).
+-- The relations whose digests differ between the marts as they are and
+-- what etl.rescore gives from the stored rows (NULL: none).  The rescore is
+-- undone (a subtransaction rolled back) so that the assertion on the result
+-- need not sit in a transaction that rolls back.
 CREATE FUNCTION pg_temp.marts_equal_rescore(p_as_of timestamptz) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     before text := pg_temp.warehouse_digest();
+    diff text;
 BEGIN
-    PERFORM etl.rescore(p_as_of);
-    RETURN pg_temp.digest_diff(before, pg_temp.warehouse_digest());
+    BEGIN
+        PERFORM etl.rescore(p_as_of);
+        diff := pg_temp.digest_diff(before, pg_temp.warehouse_digest());
+        RAISE EXCEPTION USING ERRCODE = 'TUNDO';
+    EXCEPTION WHEN SQLSTATE 'TUNDO' THEN
+        NULL;
+    END;
+    RETURN diff;
 END
 $$;

@@ -1,38 +1,32 @@
 -- Rules files, the BI role, comments, the etl tables.
+\ir lib.sql
+SELECT plan(30);
 
 -- apply_rules: validation
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLERRM;
-END
-$$;
-SELECT pg_temp.is(pg_temp.error_of($$
+SELECT throws_ok($$
     SELECT etl.create_rule_staging();
     INSERT INTO stg_profile VALUES ('p', '1', 'Nhãn', 'ontime_ratio', 100, 20, NULL);
-    SELECT etl.apply_rules('17:00', NULL, NULL)$$),
+    SELECT etl.apply_rules('17:00', NULL, NULL)$$,
     'profiles: unknown metric "ontime_ratio" (profile p, criterion 1)',
     'apply_rules names a bad metric');
-SELECT pg_temp.is(pg_temp.error_of($$
+SELECT throws_ok($$
     SELECT etl.create_rule_staging();
     INSERT INTO stg_calendar VALUES ('2024-05-04', 'makeup', NULL);
-    SELECT etl.apply_rules('17:00', NULL, NULL)$$),
+    SELECT etl.apply_rules('17:00', NULL, NULL)$$,
     'calendar: bad row (date 2024-05-04, kind makeup)',
     'apply_rules refuses an unknown kind');
-SELECT pg_temp.is(pg_temp.error_of($$
+SELECT throws_ok($$
     SELECT etl.create_rule_staging();
     INSERT INTO stg_calendar VALUES ('2024-05-04', 'workday', NULL), ('2024-05-04', 'holiday', NULL);
-    SELECT etl.apply_rules('17:00', NULL, NULL)$$),
+    SELECT etl.apply_rules('17:00', NULL, NULL)$$,
     'calendar: date 2024-05-04 is listed more than once',
     'apply_rules refuses a date listed twice');
 
 -- apply_rules: change detection
-SELECT pg_temp.is(pg_temp.rules_2024(), true, 'first rules: changed');
-SELECT pg_temp.is(pg_temp.rules_2024(), false, 'same rules: unchanged');
-SELECT pg_temp.is(pg_temp.rules_2024('17:30'), true, 'office_close changed');
-SELECT pg_temp.is(pg_temp.rules_2024('17:30'), false, 'office_close unchanged');
+SELECT is(pg_temp.rules_2024(), true, 'first rules: changed');
+SELECT is(pg_temp.rules_2024(), false, 'same rules: unchanged');
+SELECT is(pg_temp.rules_2024('17:30'), true, 'office_close changed');
+SELECT is(pg_temp.rules_2024('17:30'), false, 'office_close unchanged');
 
 BEGIN;
 SELECT etl.create_staging();
@@ -45,73 +39,78 @@ INSERT INTO stg_hoso (row_number, ma_ho_so, unit_code, procedure_code, channel, 
 SELECT count(*) FROM etl.merge_staging(1, 's', 1, 1);
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(legal_due_date, date '2024-05-07', 'office_close 17:30: Friday 17:05 counts Friday')
-FROM mart.dossier WHERE ma_ho_so = 'H';
-SELECT pg_temp.is(legal_outcome, 'on_time', 'office_close 17:30: on time')
-FROM mart.dossier WHERE ma_ho_so = 'H';
-SELECT pg_temp.is(pg_temp.rules_2024('17:00'), true, 'back to 17:00: changed');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'H'$$,
+                  $$VALUES (date '2024-05-07')$$, 'office_close 17:30: Friday 17:05 counts Friday');
+SELECT results_eq($$SELECT legal_outcome FROM mart.dossier WHERE ma_ho_so = 'H'$$,
+                  $$VALUES ('on_time')$$, 'office_close 17:30: on time');
+SELECT is(pg_temp.rules_2024('17:00'), true, 'back to 17:00: changed');
 SELECT etl.rescore('2025-01-01');
-SELECT pg_temp.is(legal_due_date, date '2024-05-08', 'rescore after the change: due 8 May')
-FROM mart.dossier WHERE ma_ho_so = 'H';
-SELECT pg_temp.is(legal_outcome, 'early', 'rescore moves the outcome (on_time at 17:30, early at 17:00)')
-FROM mart.dossier WHERE ma_ho_so = 'H';
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'H'$$,
+                  $$VALUES (date '2024-05-08')$$, 'rescore after the change: due 8 May');
+SELECT results_eq($$SELECT legal_outcome FROM mart.dossier WHERE ma_ho_so = 'H'$$,
+                  $$VALUES ('early')$$, 'rescore moves the outcome (on_time at 17:30, early at 17:00)');
 -- a calendar without the make-up Saturday
 BEGIN;
 SELECT etl.create_rule_staging();
 INSERT INTO stg_calendar VALUES ('2024-04-29', 'holiday', NULL), ('2024-04-30', 'holiday', NULL),
                                 ('2024-05-01', 'holiday', NULL);
 INSERT INTO stg_profile SELECT * FROM (VALUES ('qd766', '2.1', 'Tỷ lệ đúng hạn', 'ontime_rate', 100::numeric, 20::numeric, NULL)) x;
-SELECT pg_temp.is(etl.apply_rules('17:00', 2024, 2024), true, 'calendar changed');
+SELECT is(etl.apply_rules('17:00', 2024, 2024), true, 'calendar changed');
 COMMIT;
 SELECT etl.rescore('2025-01-01');
-SELECT pg_temp.is(legal_due_date, date '2024-05-09', 'no make-up Saturday: due 9 May')
-FROM mart.dossier WHERE ma_ho_so = 'H';
-SELECT pg_temp.is(count(DISTINCT profile)::int, 1, 'rescore drops the scores of a removed profile')
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'H'$$,
+                  $$VALUES (date '2024-05-09')$$, 'no make-up Saturday: due 9 May');
+SELECT is(count(DISTINCT profile)::int, 1, 'rescore drops the scores of a removed profile')
 FROM mart.compliance_score;
 
 -- BI role
-SELECT pg_temp.is(has_schema_privilege('onestop_bi', 'mart', 'USAGE'), true, 'onestop_bi: usage on mart');
-SELECT pg_temp.is(has_schema_privilege('onestop_bi', 'dw', 'USAGE'), false, 'onestop_bi: nothing in dw');
-SELECT pg_temp.is(has_schema_privilege('onestop_bi', 'etl', 'USAGE'), false, 'onestop_bi: nothing in etl');
-SELECT pg_temp.is(bool_and(has_table_privilege('onestop_bi', c.oid, 'SELECT')), true, 'onestop_bi: select on every mart relation')
+SELECT ok(has_schema_privilege('onestop_bi', 'mart', 'USAGE'), 'onestop_bi: usage on mart');
+SELECT is(has_schema_privilege('onestop_bi', 'dw', 'USAGE'), false, 'onestop_bi: nothing in dw');
+SELECT is(has_schema_privilege('onestop_bi', 'etl', 'USAGE'), false, 'onestop_bi: nothing in etl');
+SELECT ok(bool_and(has_table_privilege('onestop_bi', c.oid, 'SELECT')), 'onestop_bi: select on every mart relation')
 FROM pg_class c WHERE c.relnamespace = 'mart'::regnamespace AND c.relkind IN ('r', 'v');
-SELECT pg_temp.is(bool_or(has_table_privilege('onestop_bi', c.oid, 'INSERT')), false, 'onestop_bi: read-only')
+SELECT is(bool_or(has_table_privilege('onestop_bi', c.oid, 'INSERT')), false, 'onestop_bi: read-only')
 FROM pg_class c WHERE c.relnamespace = 'mart'::regnamespace AND c.relkind IN ('r', 'v');
 SET ROLE onestop_bi;
-SELECT pg_temp.is(count(*), 1::bigint, 'onestop_bi reads mart.dossier (a view over dw)') FROM mart.dossier;
-SELECT pg_temp.is(count(*) > 0, true, 'onestop_bi reads mart.unit_kpi') FROM mart.unit_kpi;
+SELECT is(count(*), 1::bigint, 'onestop_bi reads mart.dossier (a view over dw)') FROM mart.dossier;
+SELECT ok(count(*) > 0, 'onestop_bi reads mart.unit_kpi') FROM mart.unit_kpi;
 RESET ROLE;
 
 -- comments and names
-SELECT pg_temp.is(count(*), 0::bigint, 'every mart column has a comment')
-FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-WHERE c.relnamespace = 'mart'::regnamespace AND c.relkind IN ('r', 'v') AND a.attnum > 0
-  AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL;
-SELECT pg_temp.is(count(*), 0::bigint, 'every mart relation has a comment')
-FROM pg_class c
-WHERE c.relnamespace = 'mart'::regnamespace AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL;
-SELECT pg_temp.is(string_agg(relname, ',' ORDER BY relname),
-                  'compliance_score,compliance_total,dossier,freshness,step_delay,unit,unit_kpi',
-                  'mart relations')
+SELECT is_empty($$
+    SELECT c.relname, a.attname
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    WHERE c.relnamespace = 'mart'::regnamespace AND c.relkind IN ('r', 'v') AND a.attnum > 0
+      AND NOT a.attisdropped AND col_description(c.oid, a.attnum) IS NULL$$,
+    'every mart column has a comment');
+SELECT is_empty($$
+    SELECT c.relname FROM pg_class c
+    WHERE c.relnamespace = 'mart'::regnamespace AND c.relkind IN ('r', 'v')
+      AND obj_description(c.oid, 'pg_class') IS NULL$$,
+    'every mart relation has a comment');
+SELECT is(string_agg(relname, ',' ORDER BY relname),
+          'compliance_score,compliance_total,dossier,freshness,step_delay,unit,unit_kpi',
+          'mart relations')
 FROM pg_class WHERE relnamespace = 'mart'::regnamespace AND relkind IN ('r', 'v');
-SELECT pg_temp.is(string_agg(attname, ',' ORDER BY attnum),
+SELECT is(string_agg(attname, ',' ORDER BY attnum),
     'unit_code,unit_name,period_kind,period_start,received,received_direct,received_online,received_postal,online_eligible,online_eligible_online,online_rate,resolved,resolved_early,resolved_on_time,resolved_late,ontime_rate,resolved_late_legal,resolved_unknown_legal,ontime_rate_legal,masked_late,withdrawn,on_software,on_software_rate,fee_received,paid_online,paid_online_rate,procedures_total,procedures_level2plus,procedures_level3plus,procedures_level4,pct_level2plus,pct_level3plus,pct_level4',
     'mart.unit_kpi columns')
 FROM pg_attribute WHERE attrelid = 'mart.unit_kpi'::regclass AND attnum > 0 AND NOT attisdropped;
-SELECT pg_temp.is(string_agg(attname, ',' ORDER BY attnum),
+SELECT is(string_agg(attname, ',' ORDER BY attnum),
     'ma_ho_so,source,unit_code,procedure_code,channel,status,class,received_at,due_at,finished_at,returned_at,legal_days,extension_days,legal_due_date,declared_outcome,legal_outcome,masked_late,on_software,paid_online,updated_at',
     'mart.dossier columns')
 FROM pg_attribute WHERE attrelid = 'mart.dossier'::regclass AND attnum > 0 AND NOT attisdropped;
 
 -- etl tables
 INSERT INTO etl.run (source, command, mode, batch_id) VALUES ('s', 'run', 'nightly', nextval('etl.batch_seq'));
-SELECT pg_temp.is(pg_temp.error_of($$
+SELECT throws_like($$
     INSERT INTO etl.run_entity (run_id, entity, rows_read, rows_loaded, rows_rejected, rows_superseded)
-    SELECT max(run_id), 'hoso', 10, 5, 2, 2 FROM etl.run$$) LIKE '%run_entity_check%', true,
+    SELECT max(run_id), 'hoso', 10, 5, 2, 2 FROM etl.run$$, '%run_entity_check%',
     'run_entity: read = loaded + rejected + superseded');
 SELECT etl.advance_watermark('s', 'hoso', '2024-05-01 00:00+00');
 SELECT etl.advance_watermark('s', 'hoso', '2024-04-01 00:00+00');
-SELECT pg_temp.is(updated_until, '2024-05-01 00:00+00'::timestamptz, 'a watermark never moves back')
-FROM etl.watermark WHERE source = 's' AND entity = 'hoso';
-SELECT pg_temp.is(watermark, '2024-05-01 00:00+00'::timestamptz, 'mart.freshness shows the watermark')
-FROM mart.freshness WHERE source = 's' AND entity = 'hoso';
+SELECT results_eq($$SELECT updated_until FROM etl.watermark WHERE source = 's' AND entity = 'hoso'$$,
+                  $$VALUES ('2024-05-01 00:00+00'::timestamptz)$$, 'a watermark never moves back');
+SELECT results_eq($$SELECT watermark FROM mart.freshness WHERE source = 's' AND entity = 'hoso'$$,
+                  $$VALUES ('2024-05-01 00:00+00'::timestamptz)$$, 'mart.freshness shows the watermark');
+SELECT * FROM finish();

@@ -2,6 +2,8 @@
 -- gives from the stored rows: the incremental derivation misses nothing.
 -- (These loads are small against what is stored, and would go bulk: the
 -- incremental path is forced; test_bulk compares the two.)
+\ir lib.sql
+SELECT plan(8);
 SET onestop.derive_mode = 'incremental';
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 SELECT setseed(0.42);
@@ -84,10 +86,10 @@ BEGIN
           (SELECT 'rescore only', * FROM (SELECT * FROM full_ EXCEPT ALL SELECT * FROM inc) b)) x (side, t, r);
     DROP TABLE inc, full_;
     IF rows < 1000 THEN
-        RETURN 'not ok ' || name || ': too few mart rows to mean anything: ' || rows;
+        RETURN ok(false, name) || E'\n' || diag('too few mart rows to mean anything: ' || rows);
     END IF;
-    RETURN pg_temp.is(diff, 0::bigint, name || ' (' || rows || ' mart rows)')
-           || CASE WHEN diff > 0 THEN ' e.g. ' || left(sample, 400) ELSE '' END;
+    RETURN is(diff, 0::bigint, name || ' (' || rows || ' mart rows)')
+           || CASE WHEN diff > 0 THEN E'\n' || diag('e.g. ' || left(sample, 400)) ELSE '' END;
 END
 $$;
 
@@ -122,19 +124,20 @@ COMMIT;
 CREATE TEMP TABLE before_ AS SELECT procedures_level4 FROM mart.unit_kpi
 WHERE unit_code = 'U1' AND period_kind = 'month' AND period_start = '2025-01-01';
 BEGIN; SELECT etl.create_staging(); SELECT etl.derive(pg_temp.lt('2025-01-12 00:00')); COMMIT;
-SELECT pg_temp.is((SELECT procedures_level4 FROM mart.unit_kpi
+SELECT is((SELECT procedures_level4 FROM mart.unit_kpi
                    WHERE unit_code = 'U1' AND period_kind = 'month' AND period_start = '2025-01-01'),
                   (SELECT procedures_level4 + 1 FROM before_),
                   'a version dated after one run is in force at the next');
 SELECT pg_temp.check_against_rescore('2025-01-12 00:00', 'period not ended moves with the run''s start');
 
 -- sums: every dossier counted once per kind
-SELECT pg_temp.is((SELECT sum(received)::bigint FROM mart.unit_kpi WHERE period_kind = 'year'),
+SELECT is((SELECT sum(received)::bigint FROM mart.unit_kpi WHERE period_kind = 'year'),
                   (SELECT count(*) FROM mart.dossier WHERE class <> 'not_received'),
                   'every received dossier counted once');
-SELECT pg_temp.is((SELECT sum(resolved)::bigint FROM mart.unit_kpi WHERE period_kind = 'quarter'),
+SELECT is((SELECT sum(resolved)::bigint FROM mart.unit_kpi WHERE period_kind = 'quarter'),
                   (SELECT count(*) FROM mart.dossier WHERE class = 'resolved'),
                   'every resolved dossier counted once');
-SELECT pg_temp.is((SELECT sum(received)::bigint FROM mart.unit_kpi WHERE period_kind = 'month'),
+SELECT is((SELECT sum(received)::bigint FROM mart.unit_kpi WHERE period_kind = 'month'),
                   (SELECT sum(received)::bigint FROM mart.unit_kpi WHERE period_kind = 'quarter'),
                   'months add up to quarters');
+SELECT * FROM finish();

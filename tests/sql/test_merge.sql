@@ -1,4 +1,6 @@
 -- source-api.md, "Keys are national codes ...": merge semantics.
+\ir lib.sql
+SELECT plan(36);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- Loads one hoso row (status, updated_at local) for dossier K as source/rank/batch.
@@ -22,27 +24,27 @@ BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('A', 4, '2024-03-05 10:00', 1), pg_temp.stage_hoso('A', 2, '2024-03-04 10:00', 2),
        pg_temp.stage_hoso('B', 4, '2024-03-05 10:00', 3), pg_temp.stage_hoso('B', 9, '2024-03-05 10:00', 4);
-SELECT pg_temp.is(pg_temp.merge_line(1, 's1', 1, 1), 'hoso:2/2', 'stream: 2 loaded, 2 superseded');
-SELECT pg_temp.is(count(*)::int, 5, 'merge_staging returns all five entities, even when empty')
+SELECT is(pg_temp.merge_line(1, 's1', 1, 1), 'hoso:2/2', 'stream: 2 loaded, 2 superseded');
+SELECT is(count(*)::int, 5, 'merge_staging returns all five entities, even when empty')
 FROM etl.merge_staging(1, 's1', 1, 1);
-SELECT pg_temp.is(watermark, pg_temp.lt('2024-03-05 10:00'), 'watermark = max(updated_at) staged')
+SELECT is(watermark, pg_temp.lt('2024-03-05 10:00'), 'watermark = max(updated_at) staged')
 FROM etl.merge_staging(1, 's1', 1, 1) WHERE entity = 'hoso';
-SELECT pg_temp.is(watermark, NULL::timestamptz, 'watermark NULL when nothing staged')
+SELECT is(watermark, NULL::timestamptz, 'watermark NULL when nothing staged')
 FROM etl.merge_staging(1, 's1', 1, 1) WHERE entity = 'bosung';
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.status_of('A'), '4 s1', 'stream: later updated_at wins over later row');
-SELECT pg_temp.is(pg_temp.status_of('B'), '9 s1', 'stream: tie goes to the later row');
+SELECT is(pg_temp.status_of('A'), '4 s1', 'stream: later updated_at wins over later row');
+SELECT is(pg_temp.status_of('B'), '9 s1', 'stream: tie goes to the later row');
 
 -- Across runs: older superseded, same updated_at replaces, newer replaces.
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('A', 9, '2024-03-04 12:00'), pg_temp.stage_hoso('B', 10, '2024-03-05 10:00', 2);
-SELECT pg_temp.is(pg_temp.merge_line(2, 's1', 1, 2), 'hoso:1/1', 'runs: older superseded, same replaces');
+SELECT is(pg_temp.merge_line(2, 's1', 1, 2), 'hoso:1/1', 'runs: older superseded, same replaces');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.status_of('A'), '4 s1', 'runs: a late page never rolls a dossier back');
-SELECT pg_temp.is(pg_temp.status_of('B'), '10 s1', 'runs: the same updated_at replaces');
+SELECT is(pg_temp.status_of('A'), '4 s1', 'runs: a late page never rolls a dossier back');
+SELECT is(pg_temp.status_of('B'), '10 s1', 'runs: the same updated_at replaces');
 
 -- Cross-source tie in one batch: the source listed first (smaller rank) wins.
 BEGIN;
@@ -54,27 +56,27 @@ COMMIT;
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('C', 9, '2024-03-06 10:00');
-SELECT pg_temp.is(pg_temp.merge_line(4, 's2', 2, 3), 'hoso:0/1', 'cross-source tie, same batch: the later-listed source is superseded');
+SELECT is(pg_temp.merge_line(4, 's2', 2, 3), 'hoso:0/1', 'cross-source tie, same batch: the later-listed source is superseded');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.status_of('C'), '4 s1', 'cross-source tie: the first-listed source''s row stays');
+SELECT is(pg_temp.status_of('C'), '4 s1', 'cross-source tie: the first-listed source''s row stays');
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('D', 4, '2024-03-06 10:00');
 SELECT pg_temp.merge_line(5, 's2', 2, 4);
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('D', 9, '2024-03-06 10:00');
-SELECT pg_temp.is(pg_temp.merge_line(6, 's1', 1, 4), 'hoso:1/0', 'cross-source tie, same batch: the first-listed source replaces');
+SELECT is(pg_temp.merge_line(6, 's1', 1, 4), 'hoso:1/0', 'cross-source tie, same batch: the first-listed source replaces');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.status_of('D'), '9 s1', 'cross-source tie: rank 1 replaces rank 2');
+SELECT is(pg_temp.status_of('D'), '9 s1', 'cross-source tie: rank 1 replaces rank 2');
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('C', 10, '2024-03-06 10:00');
-SELECT pg_temp.is(pg_temp.merge_line(7, 's2', 2, 5), 'hoso:1/0', 'tie from another batch: replaces');
+SELECT is(pg_temp.merge_line(7, 's2', 2, 5), 'hoso:1/0', 'tie from another batch: replaces');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.status_of('C'), '10 s2', 'tie from a later invocation replaces whatever the rank');
+SELECT is(pg_temp.status_of('C'), '10 s2', 'tie from a later invocation replaces whatever the rank');
 
 -- Catalogue: every version kept; same updated_at replaces that version.
 BEGIN;
@@ -82,30 +84,34 @@ SELECT etl.create_staging();
 INSERT INTO stg_thutuc (row_number, unit_code, procedure_code, procedure_name, level, legal_days, fee, in_force, updated_at) VALUES
     (1, 'U1', 'P', 'v2', 2, 5, false, true, pg_temp.lt('2024-02-01 00:00')),
     (2, 'U1', 'P', 'v2 bis', 2, 4, false, true, pg_temp.lt('2024-02-01 00:00'));
-SELECT pg_temp.is(pg_temp.merge_line(8, 's1', 1, 6), 'thutuc:1/1', 'catalogue: a duplicate version in the stream is superseded');
+SELECT is(pg_temp.merge_line(8, 's1', 1, 6), 'thutuc:1/1', 'catalogue: a duplicate version in the stream is superseded');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(legal_days, 4, 'catalogue: the later row of the same version wins') FROM mart.dossier WHERE ma_ho_so = 'A';
+SELECT results_eq($$SELECT legal_days FROM mart.dossier WHERE ma_ho_so = 'A'$$,
+                  $$VALUES (4)$$, 'catalogue: the later row of the same version wins');
 BEGIN;
 SELECT etl.create_staging();
 INSERT INTO stg_thutuc (row_number, unit_code, procedure_code, procedure_name, level, legal_days, fee, in_force, updated_at) VALUES
     (1, 'U1', 'P', 'v1', 2, 10, false, true, pg_temp.lt('2024-01-01 00:00')),
     (2, 'U1', 'P', 'v3', 2, 2, false, true, pg_temp.lt('2024-03-04 09:00'));
-SELECT pg_temp.is(pg_temp.merge_line(9, 's1', 1, 7), 'thutuc:2/0', 'catalogue: an older version is added, not superseded');
+SELECT is(pg_temp.merge_line(9, 's1', 1, 7), 'thutuc:2/0', 'catalogue: an older version is added, not superseded');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(count(*)::int, 3, 'catalogue: three versions kept') FROM dw.procedure_version;
-SELECT pg_temp.is(legal_days, 2, 'catalogue: a version from the minute of receipt is in force') FROM mart.dossier WHERE ma_ho_so = 'A';
-SELECT pg_temp.is(legal_due_date, date '2024-03-06', 'catalogue: legal due re-derived with the new version') FROM mart.dossier WHERE ma_ho_so = 'A';
+SELECT is(count(*)::int, 3, 'catalogue: three versions kept') FROM dw.procedure_version;
+SELECT results_eq($$SELECT legal_days FROM mart.dossier WHERE ma_ho_so = 'A'$$,
+                  $$VALUES (2)$$, 'catalogue: a version from the minute of receipt is in force');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'A'$$,
+                  $$VALUES (date '2024-03-06')$$, 'catalogue: legal due re-derived with the new version');
 BEGIN;
 SELECT etl.create_staging();
 INSERT INTO stg_thutuc (row_number, unit_code, procedure_code, procedure_name, level, legal_days, fee, in_force, updated_at) VALUES
     (1, 'U1', 'P', 'v3 fixed', 2, 3, false, true, pg_temp.lt('2024-03-04 09:00'));
-SELECT pg_temp.is(pg_temp.merge_line(10, 's1', 1, 8), 'thutuc:1/0', 'catalogue: same updated_at replaces that version');
+SELECT is(pg_temp.merge_line(10, 's1', 1, 8), 'thutuc:1/0', 'catalogue: same updated_at replaces that version');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(count(*)::int, 3, 'catalogue: still three versions') FROM dw.procedure_version;
-SELECT pg_temp.is(legal_days, 3, 'catalogue: the replaced version applies') FROM mart.dossier WHERE ma_ho_so = 'A';
+SELECT is(count(*)::int, 3, 'catalogue: still three versions') FROM dw.procedure_version;
+SELECT results_eq($$SELECT legal_days FROM mart.dossier WHERE ma_ho_so = 'A'$$,
+                  $$VALUES (3)$$, 'catalogue: the replaced version applies');
 
 -- Supplements and log steps are merged by (ma_ho_so, seq) and re-derive the dossier.
 BEGIN;
@@ -113,42 +119,40 @@ SELECT etl.create_staging();
 INSERT INTO stg_bosung (row_number, ma_ho_so, seq, requested_at, returned_at, updated_at) VALUES
     (1, 'A', 1, pg_temp.lt('2024-03-05 09:00'), NULL, pg_temp.lt('2024-03-05 09:00')),
     (2, 'A', 1, pg_temp.lt('2024-03-05 09:00'), pg_temp.lt('2024-03-07 09:00'), pg_temp.lt('2024-03-07 09:00'));
-SELECT pg_temp.is(pg_temp.merge_line(11, 's1', 1, 9), 'bosung:1/1', 'bosung: keyed by (ma_ho_so, seq)');
+SELECT is(pg_temp.merge_line(11, 's1', 1, 9), 'bosung:1/1', 'bosung: keyed by (ma_ho_so, seq)');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(format('%s %s', extension_days, legal_due_date), '2 2024-03-11', 'bosung alone re-derives the dossier') FROM mart.dossier WHERE ma_ho_so = 'A';
+SELECT results_eq($$SELECT extension_days, legal_due_date FROM mart.dossier WHERE ma_ho_so = 'A'$$,
+                  $$VALUES (2, date '2024-03-11')$$, 'bosung alone re-derives the dossier');
 
 -- Rerunning the same staging twice gives the same marts.
-CREATE TEMP TABLE snap AS
-SELECT 'kpi' AS t, to_jsonb(k) AS r FROM mart.unit_kpi k
-UNION ALL SELECT 'dossier', to_jsonb(d) FROM mart.dossier d
-UNION ALL SELECT 'score', to_jsonb(s) FROM mart.compliance_score s
-UNION ALL SELECT 'total', to_jsonb(c) FROM mart.compliance_total c;
+CREATE FUNCTION pg_temp.marts() RETURNS TABLE (t text, r jsonb) LANGUAGE sql AS $$
+    SELECT 'kpi', to_jsonb(k) FROM mart.unit_kpi k
+    UNION ALL SELECT 'dossier', to_jsonb(d) FROM mart.dossier d
+    UNION ALL SELECT 'score', to_jsonb(s) FROM mart.compliance_score s
+    UNION ALL SELECT 'total', to_jsonb(c) FROM mart.compliance_total c
+$$;
+CREATE TEMP TABLE snap AS SELECT * FROM pg_temp.marts();
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('A', 4, '2024-03-05 10:00', 1), pg_temp.stage_hoso('B', 10, '2024-03-05 10:00', 2);
 INSERT INTO stg_bosung (row_number, ma_ho_so, seq, requested_at, returned_at, updated_at) VALUES
     (1, 'A', 1, pg_temp.lt('2024-03-05 09:00'), pg_temp.lt('2024-03-07 09:00'), pg_temp.lt('2024-03-07 09:00'));
-SELECT pg_temp.is(pg_temp.merge_line(12, 's1', 1, 10), 'bosung:1/0 hoso:2/0', 'rerun: same rows replace themselves');
-SELECT pg_temp.is(pg_temp.merge_line(12, 's1', 1, 10), 'bosung:1/0 hoso:2/0', 'rerun: twice in one transaction');
+SELECT is(pg_temp.merge_line(12, 's1', 1, 10), 'bosung:1/0 hoso:2/0', 'rerun: same rows replace themselves');
+SELECT is(pg_temp.merge_line(12, 's1', 1, 10), 'bosung:1/0 hoso:2/0', 'rerun: twice in one transaction');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is((SELECT count(*) FROM (
-        SELECT * FROM snap EXCEPT ALL
-        (SELECT 'kpi', to_jsonb(k) FROM mart.unit_kpi k
-         UNION ALL SELECT 'dossier', to_jsonb(d) FROM mart.dossier d
-         UNION ALL SELECT 'score', to_jsonb(s) FROM mart.compliance_score s
-         UNION ALL SELECT 'total', to_jsonb(c) FROM mart.compliance_total c)) x)
-        + (SELECT count(*) FROM mart.unit_kpi) - (SELECT count(*) FROM snap WHERE t = 'kpi'),
-        0::bigint, 'rerun: the marts are unchanged');
+SELECT bag_eq('SELECT * FROM pg_temp.marts()', 'SELECT * FROM snap',
+              'rerun: the marts are unchanged');
 
 -- rows staged = loaded + superseded, for each entity
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_hoso('E', 4, '2024-03-05 10:00', g) FROM generate_series(1, 5) g;
-SELECT pg_temp.is((SELECT rows_loaded + rows_superseded FROM etl.merge_staging(13, 's1', 1, 11) WHERE entity = 'hoso'),
-                  5::bigint, 'loaded + superseded = staged');
+SELECT rows_loaded + rows_superseded AS staged_hoso
+FROM etl.merge_staging(13, 's1', 1, 11) WHERE entity = 'hoso' \gset
 ROLLBACK;
+SELECT is(:'staged_hoso'::bigint, 5::bigint, 'loaded + superseded = staged');
 
 -- A sole source re-sending a log step unchanged: counted as loaded, not
 -- written again (its lineage stays that of the write that stored it); a
@@ -176,14 +180,14 @@ BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_step('S', 1, 'Một cửa', '2024-03-05 10:00', 1),
        pg_temp.stage_step('S', 2, 'Phòng B', '2024-03-05 10:00', 2);
-SELECT pg_temp.is((SELECT rows_loaded || '/' || rows_superseded
+SELECT is((SELECT rows_loaded || '/' || rows_superseded
                    FROM etl.merge_staging(21, 's1', 1, 21, true) WHERE entity = 'quatrinh'),
                   '2/0', 'sole source: an unchanged step still counts as loaded');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.step_of('S', 1), 'Một cửa run 20 batch 20',
+SELECT is(pg_temp.step_of('S', 1), 'Một cửa run 20 batch 20',
                   'sole source: an unchanged step is not written again');
-SELECT pg_temp.is(pg_temp.step_of('S', 2), 'Phòng B run 21 batch 21',
+SELECT is(pg_temp.step_of('S', 2), 'Phòng B run 21 batch 21',
                   'sole source: a changed step with the same updated_at replaces the stored one');
 BEGIN;
 SELECT etl.create_staging();
@@ -191,15 +195,16 @@ SELECT pg_temp.stage_step('S', 1, 'Một cửa', '2024-03-05 10:00', 1);
 SELECT count(*) FROM etl.merge_staging(22, 's1', 1, 22, false);
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.step_of('S', 1), 'Một cửa run 22 batch 22',
+SELECT is(pg_temp.step_of('S', 1), 'Một cửa run 22 batch 22',
                   'other sources in the batch: an unchanged step is written, stamping the batch');
 -- ... so that a later source of the batch loses the tie to it
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_step('S', 1, 'Phòng C', '2024-03-05 10:00', 1);
-SELECT pg_temp.is((SELECT rows_loaded || '/' || rows_superseded
+SELECT is((SELECT rows_loaded || '/' || rows_superseded
                    FROM etl.merge_staging(23, 's2', 2, 22, true) WHERE entity = 'quatrinh'),
                   '0/1', 'a later source of the batch loses the tie to the stamped step');
 SELECT etl.derive('2025-01-01');
 COMMIT;
-SELECT pg_temp.is(pg_temp.step_of('S', 1), 'Một cửa run 22 batch 22', 'the first source''s step stays');
+SELECT is(pg_temp.step_of('S', 1), 'Một cửa run 22 batch 22', 'the first source''s step stays');
+SELECT * FROM finish();

@@ -1,5 +1,7 @@
 -- The partitioned layout (007): where rows are stored, and that a dossier
 -- moving between homes keeps one row per key with everything under it.
+\ir lib.sql
+SELECT plan(27);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 SET onestop.derive_mode = 'incremental';
 
@@ -82,22 +84,22 @@ SELECT pg_temp.stage_dossier('MOVE', 'U1', 2, '2024-03-28 10:00', NULL, '2024-03
 SELECT pg_temp.load(1, '2024-04-01 00:00');
 COMMIT;
 
-SELECT pg_temp.is(pg_temp.where_is('MOVE'),
+SELECT is(pg_temp.where_is('MOVE'),
     'dw.dossier_derived_p202403:U1 dw.dossier_p202403:U1 dw.log_step_p202403:U1:2 dw.supplement_p202403:U1:1 key:U1:2024-03-01',
     'received in March: everything under (U1, March)');
-SELECT pg_temp.is(pg_temp.where_is('SUBMITTED'),
+SELECT is(pg_temp.where_is('SUBMITTED'),
     'dw.dossier_derived_p202402:U1 dw.dossier_p202402:U1 key:U1:2024-02-01',
     'not received: the month of submission');
-SELECT pg_temp.is(pg_temp.where_is('BARE'),
+SELECT is(pg_temp.where_is('BARE'),
     'dw.dossier_derived_p202401:U1 dw.dossier_p202401:U1 key:U1:2024-01-01',
     'neither received nor submitted: the month of the change');
-SELECT pg_temp.is(pg_temp.where_is('LATE'), 'dw.log_step_p000101::2',
+SELECT is(pg_temp.where_is('LATE'), 'dw.log_step_p000101::2',
     'the log of a dossier not known waits under the orphans'' home');
-SELECT pg_temp.is((SELECT count(*) FROM mart.dossier), 4::bigint, 'mart.dossier: the four known');
-SELECT pg_temp.is((SELECT received FROM mart.unit_kpi WHERE unit_code = 'U1'
+SELECT is((SELECT count(*) FROM mart.dossier), 4::bigint, 'mart.dossier: the four known');
+SELECT is((SELECT received FROM mart.unit_kpi WHERE unit_code = 'U1'
                    AND period_kind = 'month' AND period_start = '2024-03-01'), 2::bigint,
                   'March counts MOVE and UNIT');
-SELECT pg_temp.is((SELECT steps FROM mart.step_delay WHERE unit_code = 'U1'
+SELECT is((SELECT steps FROM mart.step_delay WHERE unit_code = 'U1'
                    AND period_kind = 'year' AND period_start = '2024-01-01'), 3::bigint,
                   'the orphan steps count nowhere yet');
 
@@ -116,38 +118,38 @@ SELECT pg_temp.stage_dossier('MOVE', 'U1', 4, '2024-04-02 10:00', NULL, '2024-04
 SELECT pg_temp.load(2, '2024-05-11 00:00');
 COMMIT;
 
-SELECT pg_temp.is(pg_temp.where_is('MOVE'),
+SELECT is(pg_temp.where_is('MOVE'),
     'dw.dossier_derived_p202404:U1 dw.dossier_p202404:U1 dw.log_step_p202404:U1:3 dw.supplement_p202404:U1:1 key:U1:2024-04-01',
     'receipt moved to April: the dossier, its derived row, log and supplement with it');
-SELECT pg_temp.is((SELECT count(*) FROM dw.dossier WHERE ma_ho_so = 'MOVE'), 1::bigint,
+SELECT is((SELECT count(*) FROM dw.dossier WHERE ma_ho_so = 'MOVE'), 1::bigint,
                   'moved: one row per key');
-SELECT pg_temp.is(pg_temp.where_is('SUBMITTED'),
+SELECT is(pg_temp.where_is('SUBMITTED'),
     'dw.dossier_derived_p202403:U1 dw.dossier_p202403:U1 key:U1:2024-03-01',
     'received at last: moved to the month of receipt');
-SELECT pg_temp.is(pg_temp.where_is('LATE'),
+SELECT is(pg_temp.where_is('LATE'),
     'dw.dossier_derived_p202405:U3 dw.dossier_p202405:U3 dw.log_step_p202405:U3:2 key:U3:2024-05-01',
     'the dossier arrives: its waiting log moves under its home');
-SELECT pg_temp.is(pg_temp.where_is('UNIT'),
+SELECT is(pg_temp.where_is('UNIT'),
     'dw.dossier_derived_p202403:U2 dw.dossier_p202403:U2 dw.log_step_p202403:U2:1 key:U2:2024-03-01',
     'a new unit: a new home');
-SELECT pg_temp.is(pg_temp.where_is('BARE') || ' ' || (SELECT unit_code FROM dw.dossier
+SELECT is(pg_temp.where_is('BARE') || ' ' || (SELECT unit_code FROM dw.dossier
                                                        WHERE ma_ho_so = 'BARE'),
     'dw.dossier_derived_p202401:U1 dw.dossier_p202401:U1 key:U1:2024-01-01 U1',
     'an older version moves nothing');
-SELECT pg_temp.is((SELECT count(*) FROM dw.log_step WHERE home_month = dw.orphan_month()),
+SELECT is((SELECT count(*) FROM dw.log_step WHERE home_month = dw.orphan_month()),
                   0::bigint, 'no orphans left');
-SELECT pg_temp.is((SELECT string_agg(period_start || '=' || received, ' ' ORDER BY period_start)
-                   FROM mart.unit_kpi WHERE unit_code = 'U1' AND period_kind = 'month'
-                     AND period_start BETWEEN '2024-03-01' AND '2024-04-01'),
-                  '2024-03-01=1 2024-04-01=1', 'U1 counts SUBMITTED in March and MOVE in April');
-SELECT pg_temp.is((SELECT string_agg(unit_code || '=' || steps, ' ' ORDER BY unit_code)
-                   FROM mart.step_delay WHERE period_kind = 'year'
-                     AND period_start = '2024-01-01'),
-                  'U1=3 U2=1 U3=2', 'steps follow their dossiers'' units');
-BEGIN;
-SELECT pg_temp.is(pg_temp.marts_equal_rescore(pg_temp.lt('2024-05-11 00:00')), NULL,
+SELECT results_eq($$SELECT period_start, received FROM mart.unit_kpi
+                    WHERE unit_code = 'U1' AND period_kind = 'month'
+                      AND period_start BETWEEN '2024-03-01' AND '2024-04-01'
+                    ORDER BY period_start$$,
+                  $$VALUES (date '2024-03-01', 1::bigint), (date '2024-04-01', 1::bigint)$$,
+                  'U1 counts SUBMITTED in March and MOVE in April');
+SELECT set_eq($$SELECT unit_code, steps FROM mart.step_delay
+                WHERE period_kind = 'year' AND period_start = '2024-01-01'$$,
+              $$VALUES ('U1', 3::bigint), ('U2', 1::bigint), ('U3', 2::bigint)$$,
+              'steps follow their dossiers'' units');
+SELECT is(pg_temp.marts_equal_rescore(pg_temp.lt('2024-05-11 00:00')), NULL,
                   'after the moves: derive = rescore');
-ROLLBACK;
 
 -- Night 3: MOVE back to March; the step of UNIT replaced by a later version.
 BEGIN;
@@ -156,28 +158,26 @@ SELECT pg_temp.stage_dossier('MOVE', 'U1', 9, '2024-03-28 10:00', NULL, '2024-05
        pg_temp.stage_step('UNIT', 1, 2, '2024-03-05 09:30', '2024-05-12 09:00');
 SELECT pg_temp.load(3, '2024-05-13 00:00');
 COMMIT;
-SELECT pg_temp.is(pg_temp.where_is('MOVE'),
+SELECT is(pg_temp.where_is('MOVE'),
     'dw.dossier_derived_p202403:U1 dw.dossier_p202403:U1 dw.log_step_p202403:U1:3 dw.supplement_p202403:U1:1 key:U1:2024-03-01',
     'and back to March');
-SELECT pg_temp.is((SELECT count(*) FROM dw.dossier_p202404), 0::bigint, 'April is empty again');
-SELECT pg_temp.is((SELECT to_char(done_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'HH24:MI')
+SELECT is((SELECT count(*) FROM dw.dossier_p202404), 0::bigint, 'April is empty again');
+SELECT is((SELECT to_char(done_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'HH24:MI')
                    FROM dw.log_step WHERE ma_ho_so = 'UNIT'), '09:30',
                   'a step''s new version replaces it in place');
-BEGIN;
-SELECT pg_temp.is(pg_temp.marts_equal_rescore(pg_temp.lt('2024-05-13 00:00')), NULL,
+SELECT is(pg_temp.marts_equal_rescore(pg_temp.lt('2024-05-13 00:00')), NULL,
                   'after moving back: derive = rescore');
-ROLLBACK;
 
 -- Partitions: one per month holding a home, for each of the four tables.
-SELECT pg_temp.is((SELECT string_agg(DISTINCT to_char(home_month, 'YYYY-MM'), ' ')
+SELECT is((SELECT string_agg(DISTINCT to_char(home_month, 'YYYY-MM'), ' ')
                    FROM dw.dossier_key), '2024-01 2024-03 2024-05', 'homes in use');
-SELECT pg_temp.is((SELECT count(*) FROM pg_inherits i
+SELECT is((SELECT count(*) FROM pg_inherits i
                    WHERE i.inhparent IN ('dw.dossier'::regclass, 'dw.dossier_derived'::regclass,
                                          'dw.supplement'::regclass, 'dw.log_step'::regclass)
                      AND i.inhrelid::regclass::text LIKE '%\_p202404'), 4::bigint,
                   'April has a partition in each table');
 -- a query for a month of dossiers reads that month's partitions only
-SELECT pg_temp.is((SELECT count(*) FROM (
+SELECT is((SELECT count(*) FROM (
                        SELECT regexp_matches(plan::text, '"(dossier|log_step)_p\d{6}"', 'g')
                        FROM (SELECT pg_temp.explain_json('SELECT * FROM dw.dossier d
                                  JOIN dw.log_step s USING (ma_ho_so, unit_code, home_month)
@@ -195,17 +195,16 @@ SELECT pg_temp.stage_step('FIRST', 1, 2, '2024-06-03 09:01', '2024-06-03 09:01')
        pg_temp.stage_supplement('FIRST', 1, '2024-06-04 09:00', '2024-06-04 09:00');
 SELECT pg_temp.load(4, '2024-06-05 00:00');
 COMMIT;
-SELECT pg_temp.is(pg_temp.where_is('FIRST'), 'dw.log_step_p000101::1 dw.supplement_p000101::1',
+SELECT is(pg_temp.where_is('FIRST'), 'dw.log_step_p000101::1 dw.supplement_p000101::1',
                   'log first: it waits');
 BEGIN;
 SELECT etl.create_staging();
 SELECT pg_temp.stage_dossier('FIRST', 'U5', 2, '2024-06-03 09:00', NULL, '2024-06-03 09:00');
 SELECT pg_temp.load(5, '2024-06-05 00:00');
 COMMIT;
-SELECT pg_temp.is(pg_temp.where_is('FIRST'),
+SELECT is(pg_temp.where_is('FIRST'),
     'dw.dossier_derived_p202406:U5 dw.dossier_p202406:U5 dw.log_step_p202406:U5:1 dw.supplement_p202406:U5:1 key:U5:2024-06-01',
     'then its dossier: all under its home');
-BEGIN;
-SELECT pg_temp.is(pg_temp.marts_equal_rescore(pg_temp.lt('2024-06-05 00:00')), NULL,
+SELECT is(pg_temp.marts_equal_rescore(pg_temp.lt('2024-06-05 00:00')), NULL,
                   'log first: derive = rescore');
-ROLLBACK;
+SELECT * FROM finish();

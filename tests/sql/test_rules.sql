@@ -1,4 +1,6 @@
 -- rules.md, rule by rule, with hand-computed expectations (2024 calendar).
+\ir lib.sql
+SELECT plan(66);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 BEGIN;
@@ -98,118 +100,176 @@ SELECT etl.derive('2024-12-15 00:00+07');
 COMMIT;
 
 -- Working days and the legal due date
-SELECT pg_temp.is(effective_receipt_day, date '2024-03-11', 'Saturday receipt: effective Monday') FROM dw.dossier_derived WHERE ma_ho_so = 'SAT';
-SELECT pg_temp.is(legal_due_date, date '2024-03-13', 'Saturday receipt, N = 2: due Wednesday') FROM mart.dossier WHERE ma_ho_so = 'SAT';
-SELECT pg_temp.is(legal_due_date, date '2024-02-19', 'Tết: 7 Feb + 3 working days = 19 Feb') FROM mart.dossier WHERE ma_ho_so = 'TET';
-SELECT pg_temp.is(dw.workday_add('2024-02-07', 1), date '2024-02-15', 'workday_add over Tết');
-SELECT pg_temp.is(legal_due_date, date '2024-05-06', 'make-up Saturday receipt before 17:00 counts that day') FROM mart.dossier WHERE ma_ho_so = 'MKUP';
-SELECT pg_temp.is(legal_due_date, date '2024-03-04', 'N = 0 before 17:00: same day') FROM mart.dossier WHERE ma_ho_so = 'N0A';
-SELECT pg_temp.is(legal_outcome, 'on_time', 'N = 0 finished that day: on time') FROM mart.dossier WHERE ma_ho_so = 'N0A';
-SELECT pg_temp.is(legal_due_date, date '2024-03-05', 'N = 0 after 17:00: next working day') FROM mart.dossier WHERE ma_ho_so = 'N0B';
-SELECT pg_temp.is(legal_outcome, 'late', 'N = 0 after 17:00 finished two days later: late') FROM mart.dossier WHERE ma_ho_so = 'N0B';
-SELECT pg_temp.is(declared_outcome, 'late', 'declared late against the appointment') FROM mart.dossier WHERE ma_ho_so = 'N0B';
-SELECT pg_temp.is(legal_due_date, date '2024-03-05', 'received at 17:00 sharp: next working day') FROM mart.dossier WHERE ma_ho_so = 'AT17';
-SELECT pg_temp.is(legal_due_date, date '2024-03-05', 'zone: 10:30 UTC is 17:30 local, after close') FROM mart.dossier WHERE ma_ho_so = 'TZA';
-SELECT pg_temp.is(legal_due_date, date '2024-03-04', 'zone: 17:30+08 is 16:30 local, before close') FROM mart.dossier WHERE ma_ho_so = 'TZB';
-SELECT pg_temp.is(legal_due_date, date '2024-03-04', 'zone: Sunday 23:30 local (16:30 UTC): Monday') FROM mart.dossier WHERE ma_ho_so = 'TZC';
-SELECT pg_temp.is(received, 1::bigint, 'zone: Sunday 23:30 local counts in March, not February')
-FROM mart.unit_kpi WHERE unit_code = 'U1' AND period_kind = 'month' AND period_start = '2024-02-01';
+SELECT results_eq($$SELECT effective_receipt_day FROM dw.dossier_derived WHERE ma_ho_so = 'SAT'$$,
+                  $$VALUES (date '2024-03-11')$$, 'Saturday receipt: effective Monday');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'SAT'$$,
+                  $$VALUES (date '2024-03-13')$$, 'Saturday receipt, N = 2: due Wednesday');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'TET'$$,
+                  $$VALUES (date '2024-02-19')$$, 'Tết: 7 Feb + 3 working days = 19 Feb');
+SELECT is(dw.workday_add('2024-02-07', 1), date '2024-02-15', 'workday_add over Tết');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'MKUP'$$,
+                  $$VALUES (date '2024-05-06')$$, 'make-up Saturday receipt before 17:00 counts that day');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'N0A'$$,
+                  $$VALUES (date '2024-03-04')$$, 'N = 0 before 17:00: same day');
+SELECT results_eq($$SELECT legal_outcome FROM mart.dossier WHERE ma_ho_so = 'N0A'$$,
+                  $$VALUES ('on_time')$$, 'N = 0 finished that day: on time');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'N0B'$$,
+                  $$VALUES (date '2024-03-05')$$, 'N = 0 after 17:00: next working day');
+SELECT results_eq($$SELECT legal_outcome FROM mart.dossier WHERE ma_ho_so = 'N0B'$$,
+                  $$VALUES ('late')$$, 'N = 0 after 17:00 finished two days later: late');
+SELECT results_eq($$SELECT declared_outcome FROM mart.dossier WHERE ma_ho_so = 'N0B'$$,
+                  $$VALUES ('late')$$, 'declared late against the appointment');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'AT17'$$,
+                  $$VALUES (date '2024-03-05')$$, 'received at 17:00 sharp: next working day');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'TZA'$$,
+                  $$VALUES (date '2024-03-05')$$, 'zone: 10:30 UTC is 17:30 local, after close');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'TZB'$$,
+                  $$VALUES (date '2024-03-04')$$, 'zone: 17:30+08 is 16:30 local, before close');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'TZC'$$,
+                  $$VALUES (date '2024-03-04')$$, 'zone: Sunday 23:30 local (16:30 UTC): Monday');
+SELECT results_eq($$SELECT received
+                    FROM mart.unit_kpi WHERE unit_code = 'U1' AND period_kind = 'month' AND period_start = '2024-02-01'$$,
+                  $$VALUES (1::bigint)$$, 'zone: Sunday 23:30 local counts in March, not February');
 
 -- Supplements
-SELECT pg_temp.is(extension_days, 0, 'outstanding supplement extends nothing') FROM mart.dossier WHERE ma_ho_so = 'SUPO';
-SELECT pg_temp.is(legal_due_date, date '2024-10-08', 'outstanding supplement: due 1 Oct + 5') FROM mart.dossier WHERE ma_ho_so = 'SUPO';
-SELECT pg_temp.is(extension_days, 0, 'supplement returned the same day extends nothing') FROM mart.dossier WHERE ma_ho_so = 'SUPS';
-SELECT pg_temp.is(extension_days, 4, 'adjacent supplements (3,7] and (7,9]: 4, 7, 8, 9 Oct') FROM mart.dossier WHERE ma_ho_so = 'SUPA';
-SELECT pg_temp.is(legal_due_date, date '2024-10-14', 'adjacent supplements: due 14 Oct') FROM mart.dossier WHERE ma_ho_so = 'SUPA';
-SELECT pg_temp.is(extension_days, 1, 'supplement over the 2-3 Sep holidays: 1 working day') FROM mart.dossier WHERE ma_ho_so = 'SUPH';
-SELECT pg_temp.is(legal_due_date, date '2024-09-09', 'supplement over holidays: 28 Aug + 6 = 9 Sep') FROM mart.dossier WHERE ma_ho_so = 'SUPH';
+SELECT results_eq($$SELECT extension_days FROM mart.dossier WHERE ma_ho_so = 'SUPO'$$,
+                  $$VALUES (0)$$, 'outstanding supplement extends nothing');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'SUPO'$$,
+                  $$VALUES (date '2024-10-08')$$, 'outstanding supplement: due 1 Oct + 5');
+SELECT results_eq($$SELECT extension_days FROM mart.dossier WHERE ma_ho_so = 'SUPS'$$,
+                  $$VALUES (0)$$, 'supplement returned the same day extends nothing');
+SELECT results_eq($$SELECT extension_days FROM mart.dossier WHERE ma_ho_so = 'SUPA'$$,
+                  $$VALUES (4)$$, 'adjacent supplements (3,7] and (7,9]: 4, 7, 8, 9 Oct');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'SUPA'$$,
+                  $$VALUES (date '2024-10-14')$$, 'adjacent supplements: due 14 Oct');
+SELECT results_eq($$SELECT extension_days FROM mart.dossier WHERE ma_ho_so = 'SUPH'$$,
+                  $$VALUES (1)$$, 'supplement over the 2-3 Sep holidays: 1 working day');
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'SUPH'$$,
+                  $$VALUES (date '2024-09-09')$$, 'supplement over holidays: 28 Aug + 6 = 9 Sep');
 
 -- Apology and masked late
-SELECT pg_temp.is(legal_due_date, date '2024-03-11', 'apology: new appointment extends nothing') FROM mart.dossier WHERE ma_ho_so = 'APOL';
-SELECT pg_temp.is(declared_outcome, 'early', 'apology: declared early against the new appointment') FROM mart.dossier WHERE ma_ho_so = 'APOL';
-SELECT pg_temp.is(masked_late, true, 'apology: masked late') FROM mart.dossier WHERE ma_ho_so = 'APOL';
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'APOL'$$,
+                  $$VALUES (date '2024-03-11')$$, 'apology: new appointment extends nothing');
+SELECT results_eq($$SELECT declared_outcome FROM mart.dossier WHERE ma_ho_so = 'APOL'$$,
+                  $$VALUES ('early')$$, 'apology: declared early against the new appointment');
+SELECT results_eq($$SELECT masked_late FROM mart.dossier WHERE ma_ho_so = 'APOL'$$,
+                  $$VALUES (true)$$, 'apology: masked late');
 
 -- Missing from the catalogue
-SELECT pg_temp.is(legal_due_date, NULL::date, 'missing procedure: legal due unknown') FROM mart.dossier WHERE ma_ho_so = 'MISS';
-SELECT pg_temp.is(legal_outcome, 'unknown', 'missing procedure: legal outcome unknown') FROM mart.dossier WHERE ma_ho_so = 'MISS';
-SELECT pg_temp.is(masked_late, false, 'missing procedure: not masked late') FROM mart.dossier WHERE ma_ho_so = 'MISS';
-SELECT pg_temp.is(legal_days, NULL::int, 'missing procedure: N unknown') FROM mart.dossier WHERE ma_ho_so = 'MISS';
+SELECT results_eq($$SELECT legal_due_date FROM mart.dossier WHERE ma_ho_so = 'MISS'$$,
+                  $$VALUES (NULL::date)$$, 'missing procedure: legal due unknown');
+SELECT results_eq($$SELECT legal_outcome FROM mart.dossier WHERE ma_ho_so = 'MISS'$$,
+                  $$VALUES ('unknown')$$, 'missing procedure: legal outcome unknown');
+SELECT results_eq($$SELECT masked_late FROM mart.dossier WHERE ma_ho_so = 'MISS'$$,
+                  $$VALUES (false)$$, 'missing procedure: not masked late');
+SELECT results_eq($$SELECT legal_days FROM mart.dossier WHERE ma_ho_so = 'MISS'$$,
+                  $$VALUES (NULL::int)$$, 'missing procedure: N unknown');
 
 -- Classes
-SELECT pg_temp.is(string_agg(class, ',' ORDER BY status), 'not_received,in_progress,not_received,in_progress,paused,paused,withdrawn,paused,resolved,resolved', 'every status has its class')
-FROM mart.dossier WHERE unit_code = 'U3';
-SELECT pg_temp.is(count(*) FILTER (WHERE on_software IS NULL), 2::bigint, 'on_software NULL for not_received only') FROM mart.dossier WHERE unit_code = 'U3';
-SELECT pg_temp.is(count(*) FILTER (WHERE declared_outcome IS NOT NULL), 2::bigint, 'outcomes only for resolved') FROM mart.dossier WHERE unit_code = 'U3';
-SELECT pg_temp.is(on_software, true, 'on software: received within 24 h, handled, finished') FROM mart.dossier WHERE ma_ho_so = 'C9';
-SELECT pg_temp.is(on_software, false, 'not on software: typed in two days later') FROM mart.dossier WHERE ma_ho_so = 'C10';
-SELECT pg_temp.is(on_software, true, 'on software: in progress needs no final step') FROM mart.dossier WHERE ma_ho_so = 'C4';
-SELECT pg_temp.is(on_software, false, 'no log: not on software') FROM mart.dossier WHERE ma_ho_so = 'C5';
-SELECT pg_temp.is(format('%s %s %s %s %s %s %s', received, received_direct, received_online, received_postal, withdrawn, resolved, on_software),
-                  '8 5 2 1 1 2 2', 'U3 April: received by channel, withdrawn, resolved, on software')
-FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01';
-SELECT pg_temp.is(format('%s %s %s', online_eligible, online_eligible_online, online_rate),
-                  '7 2 28.57', 'U3 April: online eligible excludes postal')
-FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01';
-SELECT pg_temp.is(format('%s %s %s', fee_received, paid_online, paid_online_rate),
-                  '8 1 12.50', 'U3 April: fee received and paid online')
-FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01';
-SELECT pg_temp.is(format('%s %s %s %s %s', resolved_early, resolved_on_time, resolved_late, ontime_rate, on_software_rate),
-                  '1 0 1 50.00 25.00', 'U3 April: outcomes and rates')
-FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01';
-SELECT pg_temp.is(format('%s %s %s', resolved_late_legal, resolved_unknown_legal, ontime_rate_legal),
-                  '1 0 50.00', 'U3 April: legal outcomes')
-FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01';
+SELECT results_eq($$SELECT status, class FROM mart.dossier WHERE unit_code = 'U3' ORDER BY status$$,
+                  $$VALUES (1::smallint, 'not_received'), (2::smallint, 'in_progress'),
+                           (3::smallint, 'not_received'), (4::smallint, 'in_progress'),
+                           (5::smallint, 'paused'), (6::smallint, 'paused'),
+                           (7::smallint, 'withdrawn'), (8::smallint, 'paused'),
+                           (9::smallint, 'resolved'), (10::smallint, 'resolved')$$,
+                  'every status has its class');
+SELECT is(count(*) FILTER (WHERE on_software IS NULL), 2::bigint, 'on_software NULL for not_received only') FROM mart.dossier WHERE unit_code = 'U3';
+SELECT is(count(*) FILTER (WHERE declared_outcome IS NOT NULL), 2::bigint, 'outcomes only for resolved') FROM mart.dossier WHERE unit_code = 'U3';
+SELECT results_eq($$SELECT on_software FROM mart.dossier WHERE ma_ho_so = 'C9'$$,
+                  $$VALUES (true)$$, 'on software: received within 24 h, handled, finished');
+SELECT results_eq($$SELECT on_software FROM mart.dossier WHERE ma_ho_so = 'C10'$$,
+                  $$VALUES (false)$$, 'not on software: typed in two days later');
+SELECT results_eq($$SELECT on_software FROM mart.dossier WHERE ma_ho_so = 'C4'$$,
+                  $$VALUES (true)$$, 'on software: in progress needs no final step');
+SELECT results_eq($$SELECT on_software FROM mart.dossier WHERE ma_ho_so = 'C5'$$,
+                  $$VALUES (false)$$, 'no log: not on software');
+SELECT results_eq($$SELECT received, received_direct, received_online, received_postal, withdrawn, resolved, on_software
+                    FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01'$$,
+                  $$VALUES (8::bigint, 5::bigint, 2::bigint, 1::bigint, 1::bigint, 2::bigint, 2::bigint)$$, 'U3 April: received by channel, withdrawn, resolved, on software');
+SELECT results_eq($$SELECT online_eligible, online_eligible_online, online_rate
+                    FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01'$$,
+                  $$VALUES (7::bigint, 2::bigint, 28.57)$$, 'U3 April: online eligible excludes postal');
+SELECT results_eq($$SELECT fee_received, paid_online, paid_online_rate
+                    FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01'$$,
+                  $$VALUES (8::bigint, 1::bigint, 12.50)$$, 'U3 April: fee received and paid online');
+SELECT results_eq($$SELECT resolved_early, resolved_on_time, resolved_late, ontime_rate, on_software_rate
+                    FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01'$$,
+                  $$VALUES (1::bigint, 0::bigint, 1::bigint, 50.00, 25.00)$$, 'U3 April: outcomes and rates');
+SELECT results_eq($$SELECT resolved_late_legal, resolved_unknown_legal, ontime_rate_legal
+                    FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'month' AND period_start = '2024-04-01'$$,
+                  $$VALUES (1::bigint, 0::bigint, 50.00)$$, 'U3 April: legal outcomes');
 
 -- Zero denominators
-SELECT pg_temp.is(ontime_rate, NULL::numeric, 'nothing resolved: ontime_rate NULL')
-FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01';
-SELECT pg_temp.is(paid_online_rate, NULL::numeric, 'no fee-bearing dossier: paid_online_rate NULL')
-FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01';
-SELECT pg_temp.is(pct_level2plus, NULL::numeric, 'no catalogue: pct_level2plus NULL')
-FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01';
-SELECT pg_temp.is(on_software_rate, 0.00, 'received but never on software: 0')
-FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01';
-SELECT pg_temp.is(received, 0::bigint, 'a month with nothing received has a row with 0')
-FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-07-01';
+SELECT results_eq($$SELECT ontime_rate
+                    FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01'$$,
+                  $$VALUES (NULL::numeric)$$, 'nothing resolved: ontime_rate NULL');
+SELECT results_eq($$SELECT paid_online_rate
+                    FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01'$$,
+                  $$VALUES (NULL::numeric)$$, 'no fee-bearing dossier: paid_online_rate NULL');
+SELECT results_eq($$SELECT pct_level2plus
+                    FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01'$$,
+                  $$VALUES (NULL::numeric)$$, 'no catalogue: pct_level2plus NULL');
+SELECT results_eq($$SELECT on_software_rate
+                    FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-06-01'$$,
+                  $$VALUES (0.00)$$, 'received but never on software: 0');
+SELECT results_eq($$SELECT received
+                    FROM mart.unit_kpi WHERE unit_code = 'U4' AND period_kind = 'month' AND period_start = '2024-07-01'$$,
+                  $$VALUES (0::bigint)$$, 'a month with nothing received has a row with 0');
 
 -- Catalogue level change mid-year, procedures at the end of the period
-SELECT pg_temp.is(format('%s %s %s', procedures_total, procedures_level4, pct_level4), '3 0 0.00', 'June: L still level 2')
-FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-06-01';
-SELECT pg_temp.is(format('%s %s %s', procedures_total, procedures_level4, pct_level4), '3 1 33.33', 'July: L level 4 from 15 July')
-FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-07-01';
-SELECT pg_temp.is(format('%s %s', procedures_total, procedures_level3plus), '2 1', 'September: M no longer in force')
-FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-09-01';
-SELECT pg_temp.is(format('%s %s', procedures_total, pct_level4), '3 0.00', 'Q2 at 30 June')
-FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'quarter' AND period_start = '2024-04-01';
-SELECT pg_temp.is(format('%s %s', procedures_total, procedures_level4), '2 1', 'Q3 at 30 September')
-FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'quarter' AND period_start = '2024-07-01';
-SELECT pg_temp.is(format('%s %s', procedures_total, procedures_level4), '2 1', 'December not ended: at the run (F level 4 not yet)')
-FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-12-01';
-SELECT pg_temp.is(format('%s %s', procedures_total, procedures_level4), '2 1', 'year 2024 not ended: at the run')
-FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'year' AND period_start = '2024-01-01';
+SELECT results_eq($$SELECT procedures_total, procedures_level4, pct_level4
+                    FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-06-01'$$,
+                  $$VALUES (3::bigint, 0::bigint, 0.00)$$, 'June: L still level 2');
+SELECT results_eq($$SELECT procedures_total, procedures_level4, pct_level4
+                    FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-07-01'$$,
+                  $$VALUES (3::bigint, 1::bigint, 33.33)$$, 'July: L level 4 from 15 July');
+SELECT results_eq($$SELECT procedures_total, procedures_level3plus
+                    FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-09-01'$$,
+                  $$VALUES (2::bigint, 1::bigint)$$, 'September: M no longer in force');
+SELECT results_eq($$SELECT procedures_total, pct_level4
+                    FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'quarter' AND period_start = '2024-04-01'$$,
+                  $$VALUES (3::bigint, 0.00)$$, 'Q2 at 30 June');
+SELECT results_eq($$SELECT procedures_total, procedures_level4
+                    FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'quarter' AND period_start = '2024-07-01'$$,
+                  $$VALUES (2::bigint, 1::bigint)$$, 'Q3 at 30 September');
+-- This check never ran under the old helpers (no row, no line): rules.md
+-- ends the span at the latest receipt or finish, October here, so there is
+-- no December row.  Kept, marked TODO, until its expectation is decided.
+SELECT todo('no December row: the span ends in October (rules.md, Indicators)', 1);
+SELECT results_eq($$SELECT procedures_total, procedures_level4
+                    FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'month' AND period_start = '2024-12-01'$$,
+                  $$VALUES (2::bigint, 1::bigint)$$, 'December not ended: at the run (F level 4 not yet)');
+SELECT results_eq($$SELECT procedures_total, procedures_level4
+                    FROM mart.unit_kpi WHERE unit_code = 'U2' AND period_kind = 'year' AND period_start = '2024-01-01'$$,
+                  $$VALUES (2::bigint, 1::bigint)$$, 'year 2024 not ended: at the run');
 
 -- Span and units
-SELECT pg_temp.is(count(*), 14::bigint, 'a unit from donvi alone has every period of the span (Feb-Oct: 9 + 4 + 1)')
+SELECT is(count(*), 14::bigint, 'a unit from donvi alone has every period of the span (Feb-Oct: 9 + 4 + 1)')
 FROM mart.unit_kpi WHERE unit_code = 'U9';
-SELECT pg_temp.is(unit_name, 'Phòng GD&ĐT không có hồ sơ', 'unit name from donvi')
-FROM mart.unit_kpi WHERE unit_code = 'U9' AND period_kind = 'year';
-SELECT pg_temp.is(unit_name, NULL, 'unit_name NULL where donvi lacks it')
-FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'year';
-SELECT pg_temp.is(count(DISTINCT unit_code), 5::bigint, 'a row for every unit code seen (U1-U4, U9)') FROM mart.unit_kpi;
-SELECT pg_temp.is(min(period_start), date '2024-02-01', 'span starts with the earliest receipt (Tết, February)')
+SELECT results_eq($$SELECT unit_name
+                    FROM mart.unit_kpi WHERE unit_code = 'U9' AND period_kind = 'year'$$,
+                  $$VALUES ('Phòng GD&ĐT không có hồ sơ')$$, 'unit name from donvi');
+SELECT results_eq($$SELECT unit_name
+                    FROM mart.unit_kpi WHERE unit_code = 'U3' AND period_kind = 'year'$$,
+                  $$VALUES (NULL)$$, 'unit_name NULL where donvi lacks it');
+SELECT is(count(DISTINCT unit_code), 5::bigint, 'a row for every unit code seen (U1-U4, U9)') FROM mart.unit_kpi;
+SELECT is(min(period_start), date '2024-02-01', 'span starts with the earliest receipt (Tết, February)')
 FROM mart.unit_kpi WHERE period_kind = 'month';
-SELECT pg_temp.is(max(period_start), date '2024-10-01', 'span ends with the latest receipt or finish (October)')
+SELECT is(max(period_start), date '2024-10-01', 'span ends with the latest receipt or finish (October)')
 FROM mart.unit_kpi WHERE period_kind = 'month';
-SELECT pg_temp.is(count(*), 5::bigint, 'mart.unit lists every unit') FROM mart.unit;
+SELECT is(count(*), 5::bigint, 'mart.unit lists every unit') FROM mart.unit;
 
 -- Step delays
-SELECT pg_temp.is(format('%s %s %s', steps, steps_late, late_rate), '2 1 50.00', 'step_delay one-stop desk April: C9 on time, C4 a day late')
-FROM mart.step_delay WHERE unit_code = 'U3' AND department = 'Bộ phận một cửa' AND period_kind = 'month' AND period_start = '2024-04-01';
-SELECT pg_temp.is(format('%s %s', steps, steps_late), '1 1', 'step_delay specialist department')
-FROM mart.step_delay WHERE unit_code = 'U3' AND department = 'Phòng chuyên môn' AND period_kind = 'year';
-SELECT pg_temp.is(format('%s %s', steps, steps_late), '1 0', 'step_delay empty department is (không rõ)')
-FROM mart.step_delay WHERE unit_code = 'U3' AND department = '(không rõ)' AND period_kind = 'quarter';
-SELECT pg_temp.is(count(*), 9::bigint, 'step_delay: only groups with steps (3 departments x 3 kinds)') FROM mart.step_delay;
+SELECT results_eq($$SELECT steps, steps_late, late_rate
+                    FROM mart.step_delay WHERE unit_code = 'U3' AND department = 'Bộ phận một cửa' AND period_kind = 'month' AND period_start = '2024-04-01'$$,
+                  $$VALUES (2::bigint, 1::bigint, 50.00)$$, 'step_delay one-stop desk April: C9 on time, C4 a day late');
+SELECT results_eq($$SELECT steps, steps_late
+                    FROM mart.step_delay WHERE unit_code = 'U3' AND department = 'Phòng chuyên môn' AND period_kind = 'year'$$,
+                  $$VALUES (1::bigint, 1::bigint)$$, 'step_delay specialist department');
+SELECT results_eq($$SELECT steps, steps_late
+                    FROM mart.step_delay WHERE unit_code = 'U3' AND department = '(không rõ)' AND period_kind = 'quarter'$$,
+                  $$VALUES (1::bigint, 0::bigint)$$, 'step_delay empty department is (không rõ)');
+SELECT is(count(*), 9::bigint, 'step_delay: only groups with steps (3 departments x 3 kinds)') FROM mart.step_delay;
 
 -- A step of an unknown dossier counts once the dossier arrives
 BEGIN;
@@ -220,6 +280,9 @@ INSERT INTO stg_hoso (row_number, ma_ho_so, unit_code, procedure_code, channel, 
 SELECT count(*) FROM etl.merge_staging(2, 'src', 1, 2);
 SELECT etl.derive('2024-12-16 00:00+07');
 COMMIT;
-SELECT pg_temp.is(format('%s %s', steps, steps_late), '3 2', 'step of a dossier that arrived later now counts')
-FROM mart.step_delay WHERE unit_code = 'U3' AND department = 'Bộ phận một cửa' AND period_kind = 'month' AND period_start = '2024-04-01';
-SELECT pg_temp.is(on_software, false, 'late-arriving dossier: its earlier log counts (received, not handled)') FROM mart.dossier WHERE ma_ho_so = 'GHOST';
+SELECT results_eq($$SELECT steps, steps_late
+                    FROM mart.step_delay WHERE unit_code = 'U3' AND department = 'Bộ phận một cửa' AND period_kind = 'month' AND period_start = '2024-04-01'$$,
+                  $$VALUES (3::bigint, 2::bigint)$$, 'step of a dossier that arrived later now counts');
+SELECT results_eq($$SELECT on_software FROM mart.dossier WHERE ma_ho_so = 'GHOST'$$,
+                  $$VALUES (false)$$, 'late-arriving dossier: its earlier log counts (received, not handled)');
+SELECT * FROM finish();
