@@ -1,6 +1,6 @@
 -- rules.md, rule by rule, with hand-computed expectations (2024 calendar).
 \ir lib.sql
-SELECT plan(66);
+SELECT plan(67);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 BEGIN;
@@ -270,6 +270,17 @@ SELECT results_eq($$SELECT steps, steps_late
                     FROM mart.step_delay WHERE unit_code = 'U3' AND department = '(không rõ)' AND period_kind = 'quarter'$$,
                   $$VALUES (1::bigint, 0::bigint)$$, 'step_delay empty department is (không rõ)');
 SELECT is(count(*), 9::bigint, 'step_delay: only groups with steps (3 departments x 3 kinds)') FROM mart.step_delay;
+
+-- Rates are percentages with two decimals (the checks above compare them as
+-- numbers, which 50.0 would pass as well as 50.00)
+SELECT is_empty($$
+    SELECT unit_code, period_kind, period_start FROM mart.unit_kpi
+    WHERE scale(online_rate) <> 2 OR scale(ontime_rate) <> 2 OR scale(ontime_rate_legal) <> 2
+       OR scale(on_software_rate) <> 2 OR scale(paid_online_rate) <> 2
+       OR scale(pct_level2plus) <> 2 OR scale(pct_level3plus) <> 2 OR scale(pct_level4) <> 2
+    UNION ALL
+    SELECT unit_code, period_kind, period_start FROM mart.step_delay WHERE scale(late_rate) <> 2$$,
+    'every rate of mart.unit_kpi and mart.step_delay has two decimals');
 
 -- A step of an unknown dossier counts once the dossier arrives
 BEGIN;
