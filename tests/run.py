@@ -16,6 +16,7 @@ import glob
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +41,8 @@ def report(name, ok, detail=""):
     else:
         failed += 1
         failures.append(name)
-        print(f"FAIL {name}{': ' + detail if detail else ''}", flush=True)
+        sep = ":" if detail.startswith("\n") else ": "
+        print(f"FAIL {name}{sep + detail if detail else ''}", flush=True)
 
 
 def run_unit(flt):
@@ -110,7 +112,7 @@ def tap_failures(tap):
             cur = (line[len("not ok "):], []) if line.startswith("not ") and not todo else None
             if cur:
                 fails.append(cur)
-        elif line.startswith("#") and cur and not line.startswith("# Looks like"):
+        elif line.startswith("#") and cur and not re.match(r"# (Looks like|Failed )", line):
             cur[1].append(line[2:])
     return fails
 
@@ -119,6 +121,10 @@ def run_sql(cluster, flt):
     """Each tests/sql/test_*.sql through pg_prove in a database of its own:
     a line per failing assertion (name and pgTAP's have/want), then one per
     file, failed also by a plan not met or psql stopping on an error."""
+    if not shutil.which("pg_prove"):
+        report("sql", False, "pg_prove not found (make deps installs "
+               "libtap-parser-sourcehandler-pgtap-perl and postgresql-15-pgtap)")
+        return
     for path in sorted(glob.glob(os.path.join(ROOT, "tests", "sql", "test_*.sql"))):
         base = os.path.basename(path)[:-4]
         if flt and flt not in "sql/" + base:
@@ -129,16 +135,19 @@ def run_sql(cluster, flt):
                             "-h", cluster.sock, "-p", str(cluster.port), "-U", "postgres",
                             "-d", db, path], capture_output=True, text=True, timeout=1800)
         checks = len(re.findall(r"^(?:not )?ok \d+", r.stdout, re.M))
+        plan = re.search(r"^1\.\.(\d+)$", r.stdout, re.M)
         bad = tap_failures(r.stdout)
         for name, diag in bad:
             report(f"sql/{base}: {name}", False, "\n    ".join([""] + diag))
-        for todo in re.findall(r"^not ok \d+ (.*#\s*TODO\b.*)$", r.stdout, re.M):
+        for todo in re.findall(r"^not ok (\d+ .*#\s*TODO\b.*)$", r.stdout, re.M):
             print(f"todo sql/{base}: {todo}", flush=True)
         if r.returncode or bad or not checks:
             # pg_prove's summary says why: failed tests, a bad plan, psql's exit
-            summary = r.stdout[r.stdout.find("Test Summary Report"):] if r.returncode else ""
-            why = (r.stderr.strip()[-2000:] + "\n" + summary.strip()).strip()
-            report(f"sql/{base} ({checks} checks)", False, why or "no checks ran")
+            summary = re.search(r"^-+\n(.*?)^Files=", r.stdout, re.M | re.S)
+            why = "\n".join(x for x in (r.stderr.strip()[-2000:],
+                                         summary.group(1).strip() if summary else "") if x)
+            ran = f"{checks} of {plan.group(1)}" if plan else f"{checks}, no plan,"
+            report(f"sql/{base} ({ran} checks ran)", False, why or "no checks ran")
         else:
             report(f"sql/{base} ({checks} checks)", True)
         cluster.psql("postgres", f"DROP DATABASE IF EXISTS {db}", check=False)
