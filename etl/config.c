@@ -687,7 +687,7 @@ static int check_auth_keys(const char *path, const struct source_cfg *s,
 	for (int k = AUTH_TOKEN_URL; k < AUTH_KEY_COUNT; k++)
 		if (at[k])
 			n += auth_error(path, s, k, errs,
-					"'%s' cannot go with %s (line %d): a source has a token"
+					"'%s' cannot go with '%s' (line %d): a source has a token"
 					" or OAuth2 client credentials, not both",
 					auth_keys[k], auth_keys[token_key], at[token_key]);
 	return n;
