@@ -217,3 +217,20 @@ client_secret_file = {secret}
             (line, msg, r.stderr)
     assert "'fine'" not in r.stderr, r.stderr
     assert "8 errors" in r.stderr, r.stderr
+
+
+def test_the_example_lgsp_source_is_accepted(ctx):
+    """The commented LGSP source of config/onestop-etl.conf.example, taken
+    as an operator would (its leading '; ' removed, a secret file of its
+    own), passes check-config."""
+    example = open(os.path.join(harness.ROOT, "config", "onestop-etl.conf.example")).read()
+    block = example[example.index("; [source soctrang-lgsp]"):]
+    lines = [l[2:] for l in block.splitlines() if l.startswith("; ")]
+    secret = write_file(ctx, "lgsp.secret", "s\n")
+    text = "\n".join(lines).replace("/etc/onestop-etl/soctrang-lgsp.secret", secret)
+    assert "token_url = https://" in text and "client_id" in text, text
+    conf = write_file(ctx, "lgsp.conf", f"[warehouse]\ndsn = {ctx.dsn}\n[rules]\n"
+                      f"calendar = {harness.ROOT}/config/calendar-vn.csv\n"
+                      f"profiles = {harness.ROOT}/config/profiles.csv\n" + text + "\n")
+    r = ok(ctx.etl(conf, "check-config"), "check-config of the example's LGSP source")
+    assert "ok, 1 source" in r.stdout and r.stderr == "", r
