@@ -800,21 +800,23 @@ int config_load(const char *path, struct config *cfg, struct buf *errs,
 	return n;
 }
 
+/* A secret does not outlive its use. */
+static void free_secret(char *secret)
+{
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+}
+
 static void source_release(struct source_cfg *s)
 {
 	free(s->name);
 	free(s->url);
 	free(s->token_file);
 	free(s->token_env);
-	/* the secrets do not outlive their use */
-	if (s->token) {
-		explicit_bzero(s->token, strlen(s->token));
-		free(s->token);
-	}
-	if (s->client_secret) {
-		explicit_bzero(s->client_secret, strlen(s->client_secret));
-		free(s->client_secret);
-	}
+	free_secret(s->token);
+	free_secret(s->client_secret);
 	free(s->token_url);
 	free(s->client_id);
 	free(s->client_secret_file);

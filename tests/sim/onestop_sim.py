@@ -663,7 +663,7 @@ class Handler(BaseHTTPRequestHandler):
         with sim.lock:
             key = "auth:" + entity
             sim.counts[key] = sim.counts.get(key, 0) + 1
-            fi, fault = sim.match_fault(entity, sim.counts[key], None, None,
+            fi, fault = sim.match_fault(entity, sim.counts[key], sim.counts[key], None,
                                         kinds=("expire_token",))
             if fault is not None:
                 sim.tokens.clear()
