@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,24 @@ static const struct key_def keys[] = {
 	{ SEC_SOURCE, "retry_delay", K_DOUBLE, SRC(retry_delay), 0, 3600 },
 	{ SEC_SOURCE, "deadline", K_LONG, SRC(deadline), 0, 7 * 86400 },
 	{ SEC_SOURCE, "ca_file", K_PATH, SRC(ca_file), 0, 0 },
+	{ SEC_SOURCE, "token_url", K_STRING, SRC(token_url), 0, 0 },
+	{ SEC_SOURCE, "client_id", K_STRING, SRC(client_id), 0, 0 },
+	{ SEC_SOURCE, "client_secret_file", K_PATH, SRC(client_secret_file), 0, 0 },
+	{ SEC_SOURCE, "client_secret_env", K_STRING, SRC(client_secret_env), 0, 0 },
+	{ SEC_SOURCE, "scope", K_STRING, SRC(scope), 0, 0 },
+	{ SEC_SOURCE, "client_auth", K_STRING, SRC(client_auth), 0, 0 },
+};
+
+/* By enum auth_key: the keys whose lines a source keeps. */
+static const char *const auth_keys[AUTH_KEY_COUNT] = {
+	[AUTH_TOKEN_FILE] = "token_file",
+	[AUTH_TOKEN_ENV] = "token_env",
+	[AUTH_TOKEN_URL] = "token_url",
+	[AUTH_CLIENT_ID] = "client_id",
+	[AUTH_SECRET_FILE] = "client_secret_file",
+	[AUTH_SECRET_ENV] = "client_secret_env",
+	[AUTH_SCOPE] = "scope",
+	[AUTH_CLIENT_AUTH] = "client_auth",
 };
 
 /* The sections by name; [source NAME] takes a name after the word. */
@@ -464,6 +483,9 @@ static void parse_assignment(struct parser *p, struct config *cfg, char *line)
 	}
 	void *base = p->section == SEC_SOURCE ? (void *)p->source : (void *)cfg;
 	set_value(p, base, k, value);
+	for (int i = 0; p->section == SEC_SOURCE && i < AUTH_KEY_COUNT; i++)
+		if (!strcmp(auth_keys[i], key))
+			p->source->auth_line[i] = *value ? p->line : 0;
 }
 
 static void parse_line(struct parser *p, struct config *cfg, char *raw)
@@ -530,11 +552,12 @@ static int check_file_mode(const char *path, const char *what, struct buf *errs,
 	return 0;
 }
 
-static char *read_token_file(const char *path, struct buf *errs, const char *where)
+static char *read_secret_file(const char *path, const char *what,
+			      struct buf *errs, const char *where)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		buf_addf(errs, "%s: cannot read token file '%s': %s\n", where, path,
+		buf_addf(errs, "%s: cannot read %s '%s': %s\n", where, what, path,
 			 strerror(errno));
 		return NULL;
 	}
@@ -542,13 +565,44 @@ static char *read_token_file(const char *path, struct buf *errs, const char *whe
 	char *tok = NULL;
 	if (fgets(line, sizeof(line), f))
 		tok = xstrdup(trim(line));
+	explicit_bzero(line, sizeof(line));
 	fclose(f);
 	if (!tok || !*tok) {
-		buf_addf(errs, "%s: token file '%s' is empty\n", where, path);
+		buf_addf(errs, "%s: %s '%s' is empty\n", where, what, path);
 		free(tok);
 		return NULL;
 	}
 	return tok;
+}
+
+/*
+ * The host of an http:// URL is this machine: localhost, 127.x.y.z or
+ * [::1], with no user@ in front that would make the rest a user name.
+ */
+static bool http_host_is_loopback(const char *url)
+{
+	if (strncmp(url, "http://", 7))
+		return false;
+	const char *host = url + 7;
+	size_t len = strcspn(host, "/?#");
+	if (memchr(host, '@', len))
+		return false;
+	size_t hlen = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/?#");
+	if (hlen > len || (host[hlen] && !strchr(":/?#", host[hlen])))
+		return false;
+	if ((hlen == 9 && !strncasecmp(host, "localhost", 9)) ||
+	    (hlen == 5 && !strncmp(host, "[::1]", 5)))
+		return true;
+	if (hlen < 7 || strncmp(host, "127.", 4))
+		return false;
+	int dots = 0;
+	for (size_t i = 0; i < hlen; i++) {
+		if (host[i] == '.')
+			dots++;
+		else if (!isdigit((unsigned char)host[i]))
+			return false;
+	}
+	return dots == 3;
 }
 
 /* A token sent in clear text to this machine itself leaks to nobody. */
@@ -559,6 +613,103 @@ static bool is_loopback_url(const char *url)
 		if (!strncmp(url, hosts[i], strlen(hosts[i])))
 			return true;
 	return false;
+}
+
+/* One error about an authentication key, at that key's line. */
+__attribute__((format(printf, 5, 6))) static int
+auth_error(const char *path, const struct source_cfg *s, enum auth_key k,
+	   struct buf *errs, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_addf(errs, "%s:%d: source '%s': %s\n", path,
+		 s->auth_line[k] ? s->auth_line[k] : s->line, s->name, msg);
+	return 1;
+}
+
+/* Of two keys both set, the one set last: where the mistake shows. */
+static enum auth_key later(const struct source_cfg *s, enum auth_key a, enum auth_key b)
+{
+	return s->auth_line[a] > s->auth_line[b] ? a : b;
+}
+
+/* The OAuth2 keys' own rules: each missing or mixed key, at its line. */
+static int check_oauth_keys(const char *path, const struct source_cfg *s,
+			    struct buf *errs)
+{
+	const int *at = s->auth_line;
+	int n = 0;
+	if (!at[AUTH_TOKEN_URL]) {
+		for (int k = AUTH_CLIENT_ID; k < AUTH_KEY_COUNT; k++)
+			if (at[k])
+				n += auth_error(path, s, k, errs,
+						"'%s' needs token_url (OAuth2 client credentials)",
+						auth_keys[k]);
+	} else {
+		if (!at[AUTH_CLIENT_ID])
+			n += auth_error(path, s, AUTH_TOKEN_URL, errs, "token_url needs client_id");
+		if (!at[AUTH_SECRET_FILE] && !at[AUTH_SECRET_ENV])
+			n += auth_error(path, s, AUTH_TOKEN_URL, errs,
+					"token_url needs client_secret_file or client_secret_env");
+		if (!http_host_is_loopback(s->token_url) && strncmp(s->token_url, "https://", 8))
+			n += auth_error(path, s, AUTH_TOKEN_URL, errs,
+					"token_url '%s' is not https:// (http:// only to this machine:"
+					" localhost, 127.0.0.1, [::1])", s->token_url);
+	}
+	if (at[AUTH_SECRET_FILE] && at[AUTH_SECRET_ENV])
+		n += auth_error(path, s, later(s, AUTH_SECRET_FILE, AUTH_SECRET_ENV), errs,
+				"has both client_secret_file and client_secret_env");
+	if (s->client_auth && strcmp(s->client_auth, "basic") && strcmp(s->client_auth, "body"))
+		n += auth_error(path, s, AUTH_CLIENT_AUTH, errs,
+				"client_auth '%s' is not 'basic' or 'body'", s->client_auth);
+	return n;
+}
+
+/*
+ * A source has a token (token_file or token_env) or OAuth2 client
+ * credentials (token_url, client_id, client_secret_file or _env), never
+ * both: every key that does not fit is reported at its own line.
+ */
+static int check_auth_keys(const char *path, const struct source_cfg *s,
+			   struct buf *errs)
+{
+	const int *at = s->auth_line;
+	int n = 0;
+	if (at[AUTH_TOKEN_FILE] && at[AUTH_TOKEN_ENV])
+		n += auth_error(path, s, later(s, AUTH_TOKEN_FILE, AUTH_TOKEN_ENV), errs,
+				"has both token_file and token_env");
+	enum auth_key token_key = at[AUTH_TOKEN_FILE] ? AUTH_TOKEN_FILE : AUTH_TOKEN_ENV;
+	if (!at[token_key])
+		return n + check_oauth_keys(path, s, errs);
+	for (int k = AUTH_TOKEN_URL; k < AUTH_KEY_COUNT; k++)
+		if (at[k])
+			n += auth_error(path, s, k, errs,
+					"'%s' cannot go with '%s' (line %d): a source has a token"
+					" or OAuth2 client credentials, not both",
+					auth_keys[k], auth_keys[token_key], at[token_key]);
+	return n;
+}
+
+/* A secret from a file (mode checked as a token file's is) or a variable. */
+static char *read_secret(const char *file, const char *env, const char *what,
+			 const struct source_cfg *s, struct buf *errs,
+			 struct buf *warns, const char *where)
+{
+	if (file) {
+		if (check_file_mode(file, what, errs, warns, where))
+			return NULL;
+		return read_secret_file(file, what, errs, where);
+	}
+	const char *v = getenv(env);
+	if (!v || !*v) {
+		buf_addf(errs, "%s: source '%s': environment variable '%s' is not set\n",
+			 where, s->name, env);
+		return NULL;
+	}
+	return xstrdup(v);
 }
 
 static int check_source(const char *path, struct source_cfg *s, struct buf *errs,
@@ -575,26 +726,22 @@ static int check_source(const char *path, struct source_cfg *s, struct buf *errs
 			 where, s->name, s->url);
 		n++;
 	}
-	if (s->token_file && s->token_env) {
-		buf_addf(errs, "%s: source '%s' has both token_file and token_env\n",
-			 where, s->name);
-		return n + 1;
-	}
-	if (s->token_file) {
-		if (check_file_mode(s->token_file, "token file", errs, warns, where))
+	int bad_keys = check_auth_keys(path, s, errs);
+	if (bad_keys)
+		return n + bad_keys;
+	if (s->token_file || s->token_env) {
+		s->token = read_secret(s->token_file, s->token_env, "token file", s, errs,
+				       warns, where);
+		if (!s->token)
 			return n + 1;
-		s->token = read_token_file(s->token_file, errs, where);
-		n += !s->token;
-	} else if (s->token_env) {
-		const char *v = getenv(s->token_env);
-		if (!v || !*v) {
-			buf_addf(errs, "%s: source '%s': environment variable '%s' is not set\n",
-				 where, s->name, s->token_env);
+	} else if (s->token_url) {
+		s->client_secret = read_secret(s->client_secret_file, s->client_secret_env,
+					       "client secret file", s, errs, warns, where);
+		if (!s->client_secret)
 			return n + 1;
-		}
-		s->token = xstrdup(v);
 	}
-	if (s->token && s->url && !strncmp(s->url, "http://", 7) && !is_loopback_url(s->url))
+	if ((s->token || s->client_secret) && s->url && !strncmp(s->url, "http://", 7) &&
+	    !is_loopback_url(s->url))
 		buf_addf(warns, "warning: %s: source '%s' sends its token over plain http:// to '%s'\n",
 			 where, s->name, s->url);
 	if (s->ca_file && access(s->ca_file, R_OK) < 0) {
@@ -653,17 +800,29 @@ int config_load(const char *path, struct config *cfg, struct buf *errs,
 	return n;
 }
 
+/* A secret does not outlive its use. */
+static void free_secret(char *secret)
+{
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+}
+
 static void source_release(struct source_cfg *s)
 {
 	free(s->name);
 	free(s->url);
 	free(s->token_file);
 	free(s->token_env);
-	if (s->token) {
-		/* the secret does not outlive its use */
-		memset(s->token, 0, strlen(s->token));
-		free(s->token);
-	}
+	free_secret(s->token);
+	free_secret(s->client_secret);
+	free(s->token_url);
+	free(s->client_id);
+	free(s->client_secret_file);
+	free(s->client_secret_env);
+	free(s->scope);
+	free(s->client_auth);
 	free(s->ca_file);
 }
 

@@ -4,8 +4,9 @@
  * config_load() reads the whole file and reports every problem it finds,
  * each with file:line, before it gives up (tmux's cfg.c does the same):
  * an operator fixing a file should not have to run the command five times.
- * Secrets are read here (token_file / token_env) and live only in
- * source_cfg.token; nothing prints that field.
+ * Secrets are read here (token_file / token_env, client_secret_file /
+ * client_secret_env) and live only in source_cfg.token and
+ * source_cfg.client_secret; nothing prints those fields.
  */
 #ifndef ONESTOP_CONFIG_H
 #define ONESTOP_CONFIG_H
@@ -14,12 +15,38 @@
 
 #include "buf.h"
 
+/* The keys that say how a source authenticates, for their lines. */
+enum auth_key {
+	AUTH_TOKEN_FILE,
+	AUTH_TOKEN_ENV,
+	AUTH_TOKEN_URL,
+	AUTH_CLIENT_ID,
+	AUTH_SECRET_FILE,
+	AUTH_SECRET_ENV,
+	AUTH_SCOPE,
+	AUTH_CLIENT_AUTH,
+	AUTH_KEY_COUNT
+};
+
 struct source_cfg {
 	char *name;
 	char *url;
 	char *token_file;
 	char *token_env;
 	char *token; /* the secret itself, or NULL */
+	/*
+	 * OAuth2 client credentials (oauth.h), instead of a token: token_url
+	 * set means the source uses them, and client_id and the secret are
+	 * there too (config_load checks).
+	 */
+	char *token_url;
+	char *client_id;
+	char *client_secret_file;
+	char *client_secret_env;
+	char *client_secret; /* the secret itself, or NULL */
+	char *scope;
+	char *client_auth; /* "basic" (NULL too) or "body" */
+	int auth_line[AUTH_KEY_COUNT]; /* where each was set; 0: not set */
 	char *ca_file;
 	long page_size;
 	long timeout;

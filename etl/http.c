@@ -42,6 +42,7 @@ enum outcome {
 	ATTEMPT_MALFORMED, /* the sink refused the page: fetch it once more */
 	ATTEMPT_FATAL,	   /* no retry can help */
 	ATTEMPT_STOPPED,   /* the sink said SINK_FATAL */
+	ATTEMPT_REFUSED,   /* HTTP 401 with a token provider: renew, once */
 };
 
 struct fetch {
@@ -56,6 +57,7 @@ struct fetch {
 	char *
 	    shown_url; /* the same without credentials or query, for messages */
 	long timeout;  /* seconds without a byte that make a stall */
+	char *sent_token;   /* the provider's token the headers carry */
 	unsigned char *out; /* inflate output, CHUNK_BYTES */
 	uint64_t rng;	    /* backoff jitter */
 	char curl_err[CURL_ERROR_SIZE];
@@ -124,6 +126,17 @@ static void redact(struct buf *b, const char *token)
 		memset(hit, '*', tlen);
 }
 
+/* Every secret this fetch knows of, out of b. */
+static void redact_fetch(const struct fetch *f, struct buf *b)
+{
+	const struct http_auth *auth = f->src->auth;
+
+	redact(b, f->src->token);
+	redact(b, f->sent_token);
+	if (auth && auth->secret)
+		redact(b, auth->secret(auth->ctx));
+}
+
 /* Printable one-line excerpt of a server's error body. */
 static void add_excerpt(struct buf *b, const struct buf *body)
 {
@@ -163,8 +176,8 @@ static void add_excerpt(struct buf *b, const struct buf *body)
 		buf_adds(b, "...");
 }
 
-/* "https://user:pw@h/api/?k=v" -> "https://h/api" + "/" + entity */
-static char *url_for_messages(const char *base, const char *entity)
+/* "https://user:pw@h/api/?k=v" -> "https://h/api" */
+char *http_shown_url(const char *base)
 {
 	const char *scheme_end = strstr(base, "://");
 	const char *host = scheme_end ? scheme_end + 3 : base;
@@ -179,9 +192,18 @@ static char *url_for_messages(const char *base, const char *entity)
 	path_len = strcspn(rest, "?#");
 	while (path_len > 0 && rest[path_len - 1] == '/')
 		path_len--;
-	return xasprintf("%.*s%.*s/%s",
+	return xasprintf("%.*s%.*s",
 			 (int)(scheme_end ? scheme_end + 3 - base : 0), base,
-			 (int)path_len, rest, entity);
+			 (int)path_len, rest);
+}
+
+static char *url_for_messages(const char *base, const char *entity)
+{
+	char *shown = http_shown_url(base);
+	char *url = xasprintf("%s/%s", shown, entity);
+
+	free(shown);
+	return url;
 }
 
 /* "https://h/api/?k=v#f" -> "https://h/api/" + entity and "k=v" */
@@ -532,6 +554,10 @@ static enum outcome status_outcome(struct attempt *a, struct buf *reason)
 	const char *token = a->f->src->token;
 
 	buf_addf(reason, "HTTP %ld", a->status);
+	if (a->status == 401 && a->f->src->auth) {
+		buf_adds(reason, ": the server refused the token");
+		return ATTEMPT_REFUSED;
+	}
 	if (a->status == 401 || a->status == 403) {
 		buf_adds(reason, token && *token
 				     ? ": the server refused the token"
@@ -739,17 +765,20 @@ __attribute__((format(printf, 4, 5))) static int fail(struct fetch *f,
 	buf_init(&msg, 2048);
 	buf_addf(&msg, "source '%s': GET %s: %s%s", f->src->name, f->shown_url,
 		 buf_str(reason), tail);
-	redact(&msg, f->src->token);
+	redact_fetch(f, &msg);
 	if (buf_add(err, msg.data, msg.len) < 0 && err->cap > err->len)
 		buf_add(err, msg.data, err->cap - err->len); /* cut, not lost */
 	buf_release(&msg);
 	return -1;
 }
 
+static int use_token(struct fetch *f, int renew, struct buf *err);
+
 static int fetch_page(struct fetch *f, long page_no, const char *cursor,
 		      struct buf *next, int *has_next, struct buf *err)
 {
 	int attempt_no = 0, failures = 0, malformed = 0, ret = -1;
+	int renew = 0, renewed = 0;
 	struct buf reason;
 
 	buf_init(&reason, REASON_MAX);
@@ -758,6 +787,9 @@ static int fetch_page(struct fetch *f, long page_no, const char *cursor,
 		enum outcome out;
 		double wait;
 
+		if (f->src->auth && use_token(f, renew, err) < 0)
+			break;
+		renew = 0;
 		buf_reset(&reason);
 		attempt_init(&a, f);
 		out = run_attempt(f, page_no, attempt_no, cursor, next,
@@ -777,6 +809,25 @@ static int fetch_page(struct fetch *f, long page_no, const char *cursor,
 			buf_adds(&reason, "stopped by the consumer");
 			fail(f, err, &reason, " (page %ld)", page_no + 1);
 			break;
+		}
+		/*
+		 * A token may be revoked or expire early: one new token per
+		 * page, and a page refused with it too fails the source (a
+		 * wrong scope or a gateway that refuses this client would
+		 * otherwise make a token request of every attempt).
+		 */
+		if (out == ATTEMPT_REFUSED && renewed) {
+			fail(f, err, &reason,
+			     " (page %ld), again with a token just renewed",
+			     page_no + 1);
+			break;
+		}
+		if (out == ATTEMPT_REFUSED) {
+			renew = renewed = 1;
+			log_warn(f->src->name, f->q->entity,
+				 "page %ld: %s; renewing the token once",
+				 page_no + 1, buf_str(&reason));
+			continue;
 		}
 		if (out == ATTEMPT_FATAL) {
 			if (page_no > 0)
@@ -813,7 +864,7 @@ static int fetch_page(struct fetch *f, long page_no, const char *cursor,
 			break;
 		}
 		failures++;
-		redact(&reason, f->src->token);
+		redact_fetch(f, &reason);
 		log_warn(f->src->name, f->q->entity,
 			 "page %ld: %s; retry %d of %d in %.1f s", page_no + 1,
 			 buf_str(&reason), failures, f->src->retries, wait);
@@ -841,44 +892,69 @@ static struct curl_slist *request_headers(const char *token)
 	return h;
 }
 
-static int fetch_setup(struct fetch *f, struct buf *err)
+/* The slist holds a copy of the token: wipe it before it is freed. */
+static void free_headers(struct curl_slist *headers)
 {
-	const struct http_source *src = f->src;
-	long timeout = src->timeout > 0 ? src->timeout : DEFAULT_TIMEOUT;
-	struct timespec now;
-	struct buf reason;
+	for (struct curl_slist *h = headers; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(headers);
+}
 
-	f->timeout = timeout;
-	f->curl = curl_easy_init();
-	f->headers = request_headers(src->token);
-	if (!f->curl || !f->headers) {
-		buf_init(&reason, 64);
-		buf_adds(&reason, "cannot start a curl handle");
-		fail(f, err, &reason, "%s", "");
-		buf_release(&reason);
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* The provider's token into the headers, when it is not there already. */
+static int use_token(struct fetch *f, int renew, struct buf *err)
+{
+	const struct http_auth *auth = f->src->auth;
+	const char *token = auth->token(auth->ctx, renew, err);
+	struct curl_slist *h;
+
+	if (!token)
+		return -1;
+	if (f->sent_token && !strcmp(f->sent_token, token))
+		return 0;
+	h = request_headers(token);
+	if (!h) {
+		buf_addf(err, "source '%s': cannot build the request headers",
+			 f->src->name);
 		return -1;
 	}
-	f->out = xmalloc(CHUNK_BYTES);
+	free_headers(f->headers);
+	f->headers = h;
+	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, h);
+	free_secret(f->sent_token);
+	f->sent_token = xstrdup(token);
+	return 0;
+}
+
+static void seed_rng(struct fetch *f)
+{
+	struct timespec now;
+
 	clock_gettime(CLOCK_REALTIME, &now);
 	f->rng = ((uint64_t)now.tv_nsec << 20) ^ (uint64_t)now.tv_sec ^
 		 (uint64_t)(uintptr_t)f;
 	if (!f->rng)
 		f->rng = 1;
+}
+
+/* What every request makes of the source: TLS always verified, no redirects. */
+static void common_options(struct fetch *f, long timeout)
+{
+	const struct http_source *src = f->src;
 
 	curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(f->curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, f->headers);
 	curl_easy_setopt(f->curl, CURLOPT_USERAGENT,
 			 src->user_agent ? src->user_agent : "onestop-etl");
 	curl_easy_setopt(f->curl, CURLOPT_ERRORBUFFER, f->curl_err);
-	curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT, timeout);
-	curl_easy_setopt(f->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(f->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	/* a backstop for the check in on_progress */
-	curl_easy_setopt(f->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(f->curl, CURLOPT_LOW_SPEED_TIME, timeout);
 	curl_easy_setopt(f->curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(f->curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -890,15 +966,44 @@ static int fetch_setup(struct fetch *f, struct buf *err)
 	curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS,
 			 (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+}
+
+static int fetch_setup(struct fetch *f, struct buf *err)
+{
+	const struct http_source *src = f->src;
+	long timeout = src->timeout > 0 ? src->timeout : DEFAULT_TIMEOUT;
+	struct buf reason;
+
+	f->timeout = timeout;
+	f->curl = curl_easy_init();
+	/* a provider's token goes in before each attempt (use_token) */
+	f->headers = request_headers(src->auth ? NULL : src->token);
+	if (!f->curl || !f->headers) {
+		buf_init(&reason, 64);
+		buf_adds(&reason, "cannot start a curl handle");
+		fail(f, err, &reason, "%s", "");
+		buf_release(&reason);
+		return -1;
+	}
+	f->out = xmalloc(CHUNK_BYTES);
+	seed_rng(f);
+
+	common_options(f, timeout);
+	curl_easy_setopt(f->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(f->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(f->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(f->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	/* a backstop for the check in on_progress */
+	curl_easy_setopt(f->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(f->curl, CURLOPT_LOW_SPEED_TIME, timeout);
 	return 0;
 }
 
 static void fetch_release(struct fetch *f)
 {
-	/* the slist holds a copy of the token: wipe it before it is freed */
-	for (struct curl_slist *h = f->headers; h; h = h->next)
-		explicit_bzero(h->data, strlen(h->data));
-	curl_slist_free_all(f->headers);
+	free_headers(f->headers);
+	free_secret(f->sent_token);
 	if (f->curl)
 		curl_easy_cleanup(f->curl);
 	free(f->entity_url);
@@ -949,5 +1054,145 @@ out:
 	fetch_release(&f);
 	buf_release(&cursor);
 	buf_release(&next);
+	return ret;
+}
+
+/* ---- a token request ----------------------------------------------------- */
+
+/* The answer of a POST: its start kept, an endless one hung up on. */
+struct post_body {
+	struct buf *body;
+	int too_long;
+};
+
+static size_t on_post_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct post_body *pb = arg;
+	size_t len = size * nmemb;
+
+	if (buf_add(pb->body, p, len) < 0) {
+		pb->too_long = 1;
+		return 0;
+	}
+	return len;
+}
+
+/* One POST; 1 when it is worth another try, 0 when answered, -1 when not. */
+static int post_once(struct fetch *f, long timeout, long *status,
+		     struct buf *body, struct buf *reason)
+{
+	struct post_body pb = {.body = body};
+	long limit_ms = timeout * 1000;
+	CURLcode rc;
+
+	buf_reset(body);
+	f->curl_err[0] = '\0';
+	if (f->src->deadline > 0) {
+		double left = f->src->deadline - monotonic_seconds();
+		long left_ms = left > 0 ? (long)(left * 1000.0) + 1 : 1L;
+		if (left_ms < limit_ms)
+			limit_ms = left_ms;
+	}
+	/* a token answer is small: a whole transfer slower than this stalled */
+	curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, limit_ms);
+	curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, &pb);
+	rc = curl_easy_perform(f->curl);
+	*status = 0;
+	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, status);
+	if (pb.too_long) {
+		buf_addf(reason, "an answer over %zu bytes", body->cap);
+		return -1;
+	}
+	if (rc != CURLE_OK) {
+		buf_adds(reason,
+			 f->curl_err[0] ? f->curl_err : curl_easy_strerror(rc));
+		if (deadline_passed(f->src, monotonic_seconds()))
+			return -1;
+		return is_transient_curl(rc) ? 1 : -1;
+	}
+	if (is_transient_status(*status)) {
+		buf_addf(reason, "HTTP %ld", *status);
+		return 1;
+	}
+	return 0;
+}
+
+int http_post_form(const struct http_source *src, const char *url,
+		   const char *form, const char *authorization, long *status,
+		   struct buf *body, struct buf *err)
+{
+	struct fetch f = {.src = src};
+	long timeout = src->timeout > 0 ? src->timeout : DEFAULT_TIMEOUT;
+	char *shown = http_shown_url(url);
+	struct buf reason;
+	int failures = 0, ret = -1;
+
+	buf_init(&reason, REASON_MAX);
+	f.curl = curl_easy_init();
+	f.headers = curl_slist_append(NULL, "Accept: application/json");
+	if (f.headers && authorization) {
+		struct curl_slist *more = curl_slist_append(f.headers, authorization);
+		if (!more) {
+			free_headers(f.headers);
+			f.headers = NULL;
+		} else {
+			f.headers = more;
+		}
+	}
+	if (!f.curl || !f.headers) {
+		buf_addf(err, "source '%s': POST %s: cannot start a curl handle",
+			 src->name, shown);
+		goto out;
+	}
+	seed_rng(&f);
+	common_options(&f, timeout);
+	curl_easy_setopt(f.curl, CURLOPT_URL, url);
+	curl_easy_setopt(f.curl, CURLOPT_POSTFIELDS, form);
+	curl_easy_setopt(f.curl, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+	curl_easy_setopt(f.curl, CURLOPT_WRITEFUNCTION, on_post_body);
+	for (;;) {
+		int verdict;
+		double wait;
+
+		buf_reset(&reason);
+		verdict = post_once(&f, timeout, status, body, &reason);
+		if (verdict == 0) {
+			ret = 0;
+			break;
+		}
+		redact_fetch(&f, &reason);
+		if (verdict < 0) {
+			buf_addf(err, "source '%s': POST %s: %s", src->name,
+				 shown, buf_str(&reason));
+			break;
+		}
+		if (failures >= src->retries) {
+			buf_addf(err,
+				 "source '%s': POST %s: %s (gave up after %d "
+				 "attempt%s)",
+				 src->name, shown, buf_str(&reason), failures + 1,
+				 failures ? "s" : "");
+			break;
+		}
+		wait = backoff(&f, failures, -1);
+		if (deadline_passed(src, monotonic_seconds() + wait)) {
+			buf_addf(err,
+				 "source '%s': POST %s: %s (the source's deadline "
+				 "passes before the next retry)",
+				 src->name, shown, buf_str(&reason));
+			break;
+		}
+		failures++;
+		log_warn(src->name, NULL,
+			 "token endpoint %s: %s; retry %d of %d in %.1f s",
+			 shown, buf_str(&reason), failures, src->retries, wait);
+		sleep_seconds(wait);
+	}
+out:
+	free_headers(f.headers);
+	if (f.curl)
+		curl_easy_cleanup(f.curl);
+	free(shown);
+	buf_release(&reason);
 	return ret;
 }

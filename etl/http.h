@@ -20,11 +20,31 @@
 #include <stddef.h>
 #include <time.h>
 
+/*
+ * Where a bearer token comes from when it can change during a fetch (an
+ * OAuth2 client, oauth.h).  token() returns the token to send, or NULL
+ * with one line in err (appended) when none can be had; with renew = 1
+ * the last one was refused (HTTP 401) and a new one is wanted.  The
+ * string stays the provider's, valid until its next call.
+ */
+struct http_auth {
+	void *ctx;
+	const char *(*token)(void *ctx, int renew, struct buf *err);
+	/* other secrets of the provider's to keep out of messages, or NULL */
+	const char *(*secret)(void *ctx);
+};
+
 /* Borrowed by http_fetch_entity(), never kept. */
 struct http_source {
 	const char *name;    /* for logs and messages */
 	const char *url;     /* base URL; a trailing slash is fine */
 	const char *token;   /* NULL or "": no Authorization header */
+	/*
+	 * NULL, or the token's provider instead of token: asked before every
+	 * attempt, and once more for a page that gets HTTP 401 (a second 401
+	 * for that page fails the fetch).
+	 */
+	const struct http_auth *auth;
 	const char *ca_file; /* NULL or "": the system's CA store */
 	long page_size;	     /* limit=; <= 0 leaves it to the server */
 	long timeout;	     /* seconds without a byte = stall; connect cap */
@@ -98,6 +118,23 @@ struct http_result {
 int http_fetch_entity(const struct http_source *src, const struct http_query *q,
 		      const struct page_sink *sink, struct http_result *res,
 		      struct buf *err);
+
+/*
+ * One POST of form (application/x-www-form-urlencoded) to url, for a token
+ * endpoint; authorization is a whole header line ("Authorization: Basic
+ * ...") or NULL.  What a page would retry (connect errors, timeouts, 408,
+ * 429, 5xx) is retried with src's retries, backoff and deadline; src->url
+ * and src->page_size are not used, and a transfer takes at most
+ * src->timeout seconds.  Returns 0 with the final status and the first
+ * body->cap bytes of its body, or -1 with one line in err (appended) when
+ * no answer came.  Neither form nor authorization ever reaches a message.
+ */
+int http_post_form(const struct http_source *src, const char *url,
+		   const char *form, const char *authorization, long *status,
+		   struct buf *body, struct buf *err);
+
+/* url as messages show it: no user:password@, no query, no fragment. */
+char *http_shown_url(const char *url);
 
 /* Once per process, before any thread fetches / after all have finished. */
 int http_global_init(void);

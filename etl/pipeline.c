@@ -5,6 +5,7 @@
 #include "csvstream.h"
 #include "http.h"
 #include "log.h"
+#include "oauth.h"
 #include "profiles.h"
 #include "util.h"
 
@@ -52,6 +53,7 @@ struct extract {
 	long long run_id;
 	PGconn *conn;  /* the source run's transaction: staging */
 	PGconn *audit; /* autocommit: rejects survive a failed run */
+	const struct http_auth *auth; /* the source's OAuth2 client, or NULL */
 	struct csvstream *csv;
 	struct record_map *map;
 	struct buf copy; /* rows waiting for the next COPY chunk */
@@ -444,7 +446,8 @@ static int extract_entity(struct extract *x, const struct run_request *req,
 			window_param(x->conn, x->app, x->src, x->entity, since);
 		struct http_source hs = {
 			.name = x->src->name, .url = x->src->url,
-			.token = x->src->token, .ca_file = x->src->ca_file,
+			.token = x->src->token, .auth = x->auth,
+			.ca_file = x->src->ca_file,
 			.page_size = x->src->page_size, .timeout = x->src->timeout,
 			.retries = x->src->retries, .retry_delay = x->src->retry_delay,
 			.deadline = x->deadline, .user_agent = USER_AGENT,
@@ -757,18 +760,38 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 	double deadline = src->deadline > 0 && req->mode != MODE_FILE
 				  ? monotonic_seconds() + (double)src->deadline
 				  : 0;
-	for (int e = 0; e < ENTITY_COUNT; e++) {
+	/* one token for all the entities of the run, renewed as it expires */
+	struct oauth_client oauth = { 0 };
+	bool use_oauth = src->token_url && req->mode != MODE_FILE;
+	if (use_oauth) {
+		const struct oauth_params params = {
+			.token_url = src->token_url, .client_id = src->client_id,
+			.client_secret = src->client_secret, .scope = src->scope,
+			.auth_in_body = src->client_auth && !strcmp(src->client_auth, "body"),
+		};
+		const struct http_source hs = {
+			.name = src->name, .ca_file = src->ca_file,
+			.timeout = src->timeout, .retries = src->retries,
+			.retry_delay = src->retry_delay, .deadline = deadline,
+			.user_agent = USER_AGENT,
+		};
+		oauth_init(&oauth, &params, &hs);
+	}
+	int rc = 0;
+	for (int e = 0; e < ENTITY_COUNT && rc == 0; e++) {
 		if (req->mode == MODE_FILE && e != (int)req->entity)
 			continue;
 		if (deadline > 0 && monotonic_seconds() >= deadline) {
 			buf_addf(err, "%s: the source's deadline (%ld s) passed",
 				 entity_name(e), src->deadline);
-			return -1;
+			rc = -1;
+			break;
 		}
 		struct extract x;
 		extract_init(&x, app, src, (enum entity)e, run_id, conn, audit,
 			     deadline);
-		int rc = extract_entity(&x, req, &counts[e]);
+		x.auth = use_oauth ? &oauth.auth : NULL;
+		rc = extract_entity(&x, req, &counts[e]);
 		if (rc < 0)
 			buf_adds(err, buf_str(&x.err));
 		else
@@ -778,10 +801,10 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 				  counts[e].read);
 		log_progress_done();
 		extract_release(&x);
-		if (rc < 0)
-			return -1;
 	}
-	return 0;
+	if (use_oauth)
+		oauth_release(&oauth);
+	return rc;
 }
 
 int pipeline_run_source(struct app *app, const struct source_cfg *src,

@@ -35,7 +35,8 @@ from common import assert_counts_add_up, assert_same_as_served, ok  # noqa: E402
 TOKEN = "tok-DO-NOT-LEAK-1234"
 OTHER_TOKEN = "tok-SERVER-EXPECTS-THIS-9876"
 PASSWORD = "pw-DO-NOT-LEAK-5678"
-SECRETS = (TOKEN, OTHER_TOKEN, PASSWORD)
+CLIENT_SECRET = "cs-DO-NOT-LEAK %+/:9753"  # OAuth2 (issue 19); form-encoding must carry it
+SECRETS = (TOKEN, OTHER_TOKEN, PASSWORD, CLIENT_SECRET)
 WRITER = "onestop_etl"
 BI_LOGIN = "metabase"
 FAST = {"page_size": 100, "retry_delay": 0.05, "timeout": 2, "retries": 2}
@@ -317,6 +318,64 @@ def test_secrets_stay_out_of_argv_environment_logs_and_errors(ctx):
         outputs["the warehouse (pg_dump)"] = pg_dump(ctx.cluster, db)
         for where, text in outputs.items():
             assert_no_secret(where, text)
+
+
+def test_client_secret_and_access_tokens_stay_out_of_everything(ctx):
+    """A source behind LGSP: the client secret and the tokens it buys follow
+    the token's rules (argv, environment, logs, etl.run.error, status,
+    check-config, the warehouse)."""
+    lgsp = ctx.sim(seed=65, dossiers=60, oauth_client_id="onestop-etl",
+                   oauth_client_secret=CLIENT_SECRET)
+    secret_file = write(os.path.join(ctx.dir, "client.secret"), CLIENT_SECRET + "\n")
+    # a wrong secret that holds the right one: a leak of it shows too
+    wrong_file = write(os.path.join(ctx.dir, "wrong.secret"), CLIENT_SECRET + "-x\n")
+    keys = {"token_url": lgsp.url + "/oauth2/token", "client_id": "onestop-etl"}
+    with writer_warehouse(ctx) as (db, dsn, env):
+        outputs = {}
+        conf_bad = config(ctx, dsn, lgsp.url, name="bad.conf", client_secret_file=wrong_file,
+                          **keys)
+        ok(ctx.etl(conf_bad, "migrate", env=env), "migrate")
+        r = ctx.etl(conf_bad, "-v", "run", env=env)
+        assert r.returncode == 1 and "invalid_client" in r.stderr, r.stderr[-3000:]
+        outputs["the log of a run with a wrong secret (-v)"] = r.stderr + r.stdout
+        # the secret from the environment; pages refused twice
+        lgsp.control("faults", {"faults": [{"entity": "donvi", "kind": "status", "code": 401,
+                                            "times": 10}]})
+        conf_env = config(ctx, dsn, lgsp.url, name="env.conf",
+                          client_secret_env="ONESTOP_TEST_SECRET", **keys)
+        r = ctx.etl(conf_env, "-v", "run", env=dict(env, ONESTOP_TEST_SECRET=CLIENT_SECRET))
+        assert r.returncode == 1 and "again with a token just renewed" in r.stderr, \
+            r.stderr[-3000:]
+        outputs["the log of a run refused twice (-v, client_secret_env)"] = r.stderr + r.stdout
+
+        # a running job, the secret from a file
+        lgsp.control("faults", {"faults": [{"entity": "hoso", "request": 1, "kind": "stall",
+                                            "seconds": 3, "fraction": 0.5}]})
+        conf = config(ctx, dsn, lgsp.url, name="etl.conf", client_secret_file=secret_file,
+                      timeout=20, **keys)
+        proc = harness.start_etl(conf, "-v", "run", env=env)
+        try:
+            wait_for_request(lgsp, proc, lambda q: q.get("fault") == "stall", "the stall")
+            for what in ("cmdline", "environ"):
+                with open(f"/proc/{proc.pid}/{what}", "rb") as f:
+                    outputs[f"/proc/PID/{what} of a running job"] = \
+                        f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        finally:
+            assert proc.wait(60) == 0, proc.output()[-3000:]
+        outputs["the log of a run (-v)"] = proc.output()
+        for args in (["status"], ["check-config"], ["-v", "rerun", "--failed"]):
+            r = ctx.etl(conf, *args, env=env)
+            outputs[" ".join(args)] = r.stdout + r.stderr
+        outputs["etl.run.error"] = ctx.cluster.psql(
+            db, "SELECT coalesce(string_agg(error, ' | '), '') FROM etl.run")
+        assert "invalid_client" in outputs["etl.run.error"], outputs["etl.run.error"]
+        outputs["the warehouse (pg_dump)"] = pg_dump(ctx.cluster, db)
+        tokens = lgsp.control("oauth")["issued"]
+        assert len(tokens) >= 3, tokens
+        for where, text in outputs.items():
+            assert_no_secret(where, text)
+            for tok in tokens:
+                assert tok not in text, f"an access token in {where}"
 
 
 # -------------------------------------------------------- files, TLS, config

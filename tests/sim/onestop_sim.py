@@ -38,7 +38,7 @@ import time
 import random
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit, parse_qs
+from urllib.parse import urlsplit, parse_qs, unquote_plus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen  # noqa: E402
@@ -46,7 +46,10 @@ import gen  # noqa: E402
 FAULT_KINDS = ("status", "reset", "short_body", "truncated_gzip", "stall",
                "bad_row", "unterminated_quote", "bom", "lf_only",
                "mutate_between_pages", "gzip_no_encoding", "total_count_lie",
-               "empty_body", "drop_column", "endless", "set_value")
+               "empty_body", "drop_column", "endless", "set_value", "expire_token")
+# the token endpoint's faults (entity "token"): an answer it refuses, a slow
+# one (stall: `seconds` before it answers), a connection dropped
+TOKEN_FAULTS = ("status", "stall", "reset")
 # how a page may be cut off after its body was built ("break" on any fault)
 BREAKS = ("reset", "short_body", "stall")
 BAD_REASONS = ("field_count", "missing_field", "bad_timestamp", "bad_code",
@@ -125,6 +128,8 @@ class Sim:
         self._tables = None
         self._snap = None
         self.faults = []
+        self.tokens = {}  # OAuth2: access token -> time.time() it expires
+        self.issued = []  # every access token issued, revoked or not
         self.counts = {}
         self.global_count = 0
         self.log = []
@@ -203,8 +208,13 @@ class Sim:
             if not isinstance(f, dict) or f.get("kind") not in FAULT_KINDS:
                 raise BadRequest("fault %d: unknown kind %r" % (i, f.get("kind") if isinstance(f, dict) else f))
             ent = f.get("entity", "*")
-            if ent != "*" and ent not in gen.ENTITIES:
+            if ent != "*" and ent != "token" and ent not in gen.ENTITIES:
                 raise BadRequest("fault %d: unknown entity %r" % (i, ent))
+            if ent == "token" and f["kind"] not in TOKEN_FAULTS:
+                raise BadRequest("fault %d: the token endpoint's faults are %s"
+                                 % (i, ",".join(TOKEN_FAULTS)))
+            if f["kind"] == "expire_token" and (ent == "token" or "page" in f):
+                raise BadRequest("fault %d: expire_token is for an entity, by request" % i)
             if f["kind"] == "bad_row" and f.get("reason") not in BAD_REASONS:
                 raise BadRequest("fault %d: bad_row needs reason in %s" % (i, ",".join(BAD_REASONS)))
             if f["kind"] == "status" and not isinstance(f.get("code"), int):
@@ -232,9 +242,13 @@ class Sim:
             self.counts = {}
             self.global_count = 0
 
-    def match_fault(self, entity, nreq, greq, page):
+    def match_fault(self, entity, nreq, greq, page, kinds=None):
+        """The fault for this request; `kinds` (None: all but expire_token,
+        which is matched before the token is checked) narrows the search."""
         for i, f in enumerate(self.faults):
-            if f["entity"] not in ("*", entity):
+            if f["entity"] not in ("*", entity) or (entity == "token") != (f["entity"] == "token"):
+                continue
+            if (f["kind"] not in kinds) if kinds else (f["kind"] == "expire_token"):
                 continue
             times = f["times"]
             if times is not None and f["fired"] >= times:
@@ -351,6 +365,9 @@ class Handler(BaseHTTPRequestHandler):
                 if not self._loopback():
                     return self._send(403, b"control API is loopback only\n")
                 return self._control(method, u)
+            if (method == "POST" and self.sim.a.oauth_client_id is not None
+                    and u.path.rstrip("/").rsplit("/", 1)[-1] == "token"):
+                return self._token(u)
             if method != "GET":
                 return self._send(405, b"method not allowed\n", headers=[("Allow", "GET")])
             return self._data(u)
@@ -407,6 +424,15 @@ class Handler(BaseHTTPRequestHandler):
                 sim.overrides = {}
                 sim.ov_version += 1
             return self._json(200, {"ok": True, "now": gen.plain(sim.now)})
+        if p == "/_control/oauth":
+            # the tokens issued so far: tests look for them where they must not be
+            body = self._body_json() if method == "POST" else {}
+            with sim.lock:
+                if body.get("revoke"):
+                    sim.tokens.clear()
+                return self._json(200, {"issued": list(sim.issued),
+                                        "valid": sorted(t for t, e in sim.tokens.items()
+                                                        if e > time.time())})
         if p == "/_control/expected":
             ent = qs.get("entity", [""])[0]
             if ent not in gen.ENTITIES:
@@ -432,6 +458,10 @@ class Handler(BaseHTTPRequestHandler):
                  "user_agent": self.headers.get("User-Agent"),
                  "accept_encoding": self.headers.get("Accept-Encoding"),
                  "auth": bool(self.headers.get("Authorization"))}
+        if a.oauth_client_id is not None and not self._bearer_ok(entity, entry):
+            sim.add_log(entry)
+            return self._send(401, b"missing, unknown or expired token\n",
+                              headers=[("WWW-Authenticate", 'Bearer realm="onestop", error="invalid_token"')])
         if a.token is not None:
             h = self.headers.get("Authorization") or ""
             parts = h.split(None, 1)
@@ -624,6 +654,118 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "mutate_between_pages":
             entry["detail"] = sim.mutate(entity, tab, lo, end, hi, int(fault.get("rows", 3)))
 
+    # OAuth2 ----------------------------------------------------------------------
+    def _bearer_ok(self, entity, entry):
+        """A page of a source behind the gateway wants a token the token
+        endpoint issued and that has not expired (an expire_token fault
+        revokes every token first: one that expires mid-run)."""
+        sim = self.sim
+        with sim.lock:
+            key = "auth:" + entity
+            sim.counts[key] = sim.counts.get(key, 0) + 1
+            fi, fault = sim.match_fault(entity, sim.counts[key], sim.counts[key], None,
+                                        kinds=("expire_token",))
+            if fault is not None:
+                sim.tokens.clear()
+                entry["fault"] = "expire_token"
+                entry["fault_index"] = fi
+            parts = (self.headers.get("Authorization") or "").split(None, 1)
+            token = parts[1].strip() if len(parts) == 2 and parts[0].lower() == "bearer" else None
+            expires = sim.tokens.get(token)
+        if expires is None or time.time() >= expires:
+            entry["status"] = 401
+            entry["auth_error"] = "expired" if expires is not None else \
+                ("unknown token" if token else "no token")
+            return False
+        return True
+
+    def _token_answer(self, code, obj, entry, headers=()):
+        entry["status"] = code
+        if code != 200:
+            entry["error"] = obj.get("error")
+        if not entry.get("stalled"):  # a stalled request is in the log already
+            self.sim.add_log(entry)
+        self._send(code, json.dumps(obj).encode(), "application/json;charset=UTF-8",
+                   headers=[("Cache-Control", "no-store")] + list(headers))
+
+    def _token(self, u):
+        """POST .../token: the client-credentials grant of RFC 6749 §4.4,
+        client authentication by HTTP Basic (each half form-decoded, §2.3.1)
+        or in the body; errors as §5.2 says."""
+        sim = self.sim
+        a = sim.a
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        entry = {"t": round(time.time(), 3), "path": u.path, "query": "", "entity": "token",
+                 "page": None, "status": None, "fault": None, "detail": None,
+                 "user_agent": self.headers.get("User-Agent"),
+                 "content_type": self.headers.get("Content-Type"), "client_auth": None}
+        with sim.lock:
+            sim.counts["token"] = sim.counts.get("token", 0) + 1
+            fi, fault = sim.match_fault("token", sim.counts["token"], None, None)
+        if fault is not None:
+            entry["fault"] = fault["kind"]
+            entry["fault_index"] = fi
+            if fault["kind"] == "status":
+                code = fault["code"]
+                body = fault.get("body")
+                entry["status"] = code
+                sim.add_log(entry)
+                # a fresh connection for the next try: curl itself tries a
+                # reused one again once, which would hide the next fault
+                self.close_connection = True
+                if body is None:
+                    return self._send(code, json.dumps({"error": "server_error"}).encode(),
+                                      "application/json")
+                return self._send(code, body.encode(), "text/plain; charset=utf-8")
+            if fault["kind"] == "reset":
+                entry["status"] = 0
+                sim.add_log(entry)
+                self.close_connection = True
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.connection.close()
+                return
+            # stall: a slow gateway, in the log at once (the client may not wait)
+            entry["stalled"] = float(fault.get("seconds", 30))
+            sim.add_log(entry)
+            time.sleep(entry["stalled"])
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        entry["grant_type"] = form.get("grant_type", [None])[0]
+        entry["scope"] = form.get("scope", [None])[0]
+        basic = None
+        h = self.headers.get("Authorization") or ""
+        if h[:6].lower() == "basic ":
+            try:
+                ident, _, secret = base64.b64decode(h[6:].strip(), validate=True) \
+                    .decode("utf-8").partition(":")
+                basic = (unquote_plus(ident), unquote_plus(secret))
+            except Exception:
+                return self._token_answer(400, {"error": "invalid_request",
+                                                "error_description": "bad Basic header"}, entry)
+        in_body = ("client_id" in form or "client_secret" in form)
+        if basic and in_body:
+            return self._token_answer(400, {"error": "invalid_request", "error_description":
+                                            "client authenticated twice"}, entry)
+        entry["client_auth"] = "basic" if basic else "body" if in_body else None
+        if entry["grant_type"] != "client_credentials":
+            return self._token_answer(400, {"error": "unsupported_grant_type"}, entry)
+        ident, secret = basic or (form.get("client_id", [None])[0],
+                                  form.get("client_secret", [None])[0])
+        wrong = (ident != a.oauth_client_id or secret != a.oauth_client_secret
+                 or (a.oauth_client_auth != "any" and entry["client_auth"] != a.oauth_client_auth))
+        if wrong:
+            return self._token_answer(401, {"error": "invalid_client", "error_description":
+                                            "Client Authentication failed."}, entry,
+                                      [("WWW-Authenticate", 'Basic realm="lgsp"')])
+        token = "at-" + os.urandom(16).hex()
+        with sim.lock:
+            sim.tokens[token] = time.time() + a.oauth_lifetime
+            sim.issued.append(token)
+        answer = {"access_token": token, "token_type": a.oauth_token_type,
+                  "expires_in": a.oauth_lifetime, "scope": entry["scope"] or "default"}
+        return self._token_answer(200, answer, entry)
+
     def _endless(self, entity, fault, rows, cols, entry):
         """A page that never ends (until the client hangs up, or `seconds`):
         its rows, then a quoted field that never closes (`runaway`, the
@@ -761,6 +903,13 @@ def main(argv=None):
     ap.add_argument("--units", type=int, default=None)
     ap.add_argument("--procedures", type=int, default=None)
     ap.add_argument("--token", default=None)
+    ap.add_argument("--oauth-client-id", default=None,
+                    help="serve POST .../token (client credentials) and demand its tokens")
+    ap.add_argument("--oauth-client-secret", default=None)
+    ap.add_argument("--oauth-client-auth", default="any", choices=("any", "basic", "body"))
+    ap.add_argument("--oauth-lifetime", type=int, default=3600,
+                    help="expires_in of a token, in real seconds")
+    ap.add_argument("--oauth-token-type", default="Bearer")
     ap.add_argument("--now", default=None, help="simulated clock, yyyyMMddHHmmss")
     ap.add_argument("--max-limit", type=int, default=10000)
     ap.add_argument("--no-total-count", action="store_true")

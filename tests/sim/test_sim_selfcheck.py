@@ -5,6 +5,7 @@ output, faults and the control API.  Exit 0 on success; last line
 `N passed, N failed`."""
 
 import csv
+import base64
 import calendar
 import io
 import json
@@ -18,6 +19,7 @@ import tempfile
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 import http.client
@@ -585,9 +587,64 @@ def test_options(tmp):
         p.wait(5)
 
 
+def post_token(port, form, basic=None):
+    """-> (status, JSON answer)"""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    h = {"Content-Type": "application/x-www-form-urlencoded"}
+    if basic:
+        pair = "%s:%s" % tuple(urllib.parse.quote_plus(x) for x in basic)
+        h["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    c.request("POST", "/oauth2/token", body=urllib.parse.urlencode(form), headers=h)
+    r = c.getresponse()
+    out = (r.status, json.loads(r.read().decode() or "null"))
+    c.close()
+    return out
+
+
+def test_oauth(tmp):
+    ident, secret = "etl id:1", "s3cr+t %/é"
+    p, port = start(["--dossiers", "50", "--oauth-client-id", ident,
+                     "--oauth-client-secret", secret, "--oauth-lifetime", "2"], tmp)
+    try:
+        grant = {"grant_type": "client_credentials"}
+        st, ans = post_token(port, grant, basic=(ident, secret))
+        check("token by Basic (form-encoded halves)", st == 200 and ans["token_type"] == "Bearer"
+              and ans["expires_in"] == 2, (st, ans))
+        tok = ans.get("access_token")
+        st, ans2 = post_token(port, dict(grant, client_id=ident, client_secret=secret))
+        check("token by the body", st == 200 and ans2["access_token"] != tok, (st, ans2))
+        st, err = post_token(port, grant, basic=(ident, secret + "x"))
+        check("wrong secret: 401 invalid_client", st == 401 and err["error"] == "invalid_client")
+        st, err = post_token(port, {"grant_type": "password"}, basic=(ident, secret))
+        check("other grant: 400", st == 400 and err["error"] == "unsupported_grant_type")
+        st, err = post_token(port, dict(grant, client_id=ident, client_secret=secret),
+                             basic=(ident, secret))
+        check("the pair twice: 400", st == 400 and err["error"] == "invalid_request")
+        check("page without a token: 401", get(port, "/donvi", token=None).status == 401)
+        check("page with a token: 200", get(port, "/donvi", token=tok).status == 200)
+        check("page with another token: 401", get(port, "/donvi", token="at-x").status == 401)
+        ctl(port, "/_control/faults", {"faults": [{"entity": "donvi", "kind": "expire_token",
+                                                   "request": 1}]})
+        check("expire_token: 401", get(port, "/donvi", token=ans2["access_token"]).status == 401)
+        st, ans = post_token(port, grant, basic=(ident, secret))
+        time.sleep(2.1)
+        check("expired token: 401", get(port, "/donvi", token=ans["access_token"]).status == 401)
+        ctl(port, "/_control/faults", {"faults": [{"entity": "token", "kind": "status",
+                                                   "code": 503}]})
+        st, _ = post_token(port, grant, basic=(ident, secret))
+        check("token fault 503", st == 503)
+        check("issued listed", len(ctl(port, "/_control/oauth")["issued"]) == 3)
+        log = ctl(port, "/_control/log")["requests"]
+        check("the secret is in no log entry", secret not in json.dumps(log, ensure_ascii=False))
+    finally:
+        p.terminate()
+        p.wait(5)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="simcheck.")
-    for t in (test_generator, lambda: test_server(tmp), lambda: test_options(tmp)):
+    for t in (test_generator, lambda: test_server(tmp), lambda: test_options(tmp),
+              lambda: test_oauth(tmp)):
         try:
             t()
         except Exception:

@@ -301,6 +301,113 @@ static void test_wrong_section_and_key_names(void)
 	buf_release(&warns);
 }
 
+/*
+ * OAuth2 client credentials (issue 19): a good source, then every mixed or
+ * missing key at its own line, all in one pass.
+ */
+static void test_oauth_keys(void)
+{
+	struct config cfg;
+	struct buf errs, warns;
+	write_file("client.secret", "cs-s3cret\n", 0600);
+	const char *path = write_file("oauth.conf",
+		"[source lgsp]\n"
+		"url = https://lgsp.example.vn/motcua/1.0\n"
+		"token_url = https://lgsp.example.vn/oauth2/token\n"
+		"client_id = onestop-etl\n"
+		"client_secret_file = client.secret\n"
+		"scope = export\n"
+		"client_auth = body\n"
+		"[source local]\n"
+		"url = http://127.0.0.1:9/api\n"
+		"token_url = http://localhost:9/token\n"
+		"client_id = x\n"
+		"client_secret_env = ONESTOP_TEST_CLIENT_SECRET\n",
+		0600);
+	setenv("ONESTOP_TEST_CLIENT_SECRET", "from-env", 1);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
+	CHECK_STR(buf_str(&errs), "");
+	CHECK_STR(cfg.sources[0].client_secret, "cs-s3cret");
+	CHECK_STR(cfg.sources[0].client_auth, "body");
+	CHECK_STR(cfg.sources[0].scope, "export");
+	CHECK(cfg.sources[0].token == NULL);
+	CHECK_STR(cfg.sources[1].client_secret, "from-env");
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+	unsetenv("ONESTOP_TEST_CLIENT_SECRET");
+
+	path = write_file("mixed.conf",
+		"[source a]\n"                                  /* 1 */
+		"url = https://x/api\n"
+		"token_file = client.secret\n"                  /* 3 */
+		"client_id = id\n"                              /* 4: mixed */
+		"client_secret_env = S\n"                       /* 5: mixed */
+		"[source b]\n"                                  /* 6 */
+		"url = https://x/api\n"
+		"client_id = id\n"                              /* 8: no token_url */
+		"client_secret_file = client.secret\n"          /* 9: no token_url */
+		"[source c]\n"                                  /* 10 */
+		"url = https://x/api\n"
+		"token_url = http://lgsp.example.vn/token\n"    /* 12: http, no id, no secret */
+		"client_auth = digest\n"                        /* 13 */
+		"[source d]\n"                                  /* 14 */
+		"url = https://x/api\n"
+		"token_url = http://localhost.example.vn/token\n" /* 16: not this machine */
+		"client_id = id\n"
+		"client_secret_file = client.secret\n"
+		"client_secret_env = S\n"                       /* 19: both */
+		"[source e]\n"                                  /* 20 */
+		"url = https://x/api\n"
+		"token_url = http://127.0.0.1@evil.example/token\n" /* 22 */
+		"client_id = id\n"
+		"client_secret_file = missing.secret\n"
+		"token_env = T\n"                               /* 25 */
+		"token_file = client.secret\n",                 /* 26: both */
+		0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 14);
+	check_errors(&errs, path,
+		"PATH:4: source 'a': 'client_id' cannot go with 'token_file' (line 3): a source has a token or OAuth2 client credentials, not both\n"
+		"PATH:5: source 'a': 'client_secret_env' cannot go with 'token_file' (line 3): a source has a token or OAuth2 client credentials, not both\n"
+		"PATH:8: source 'b': 'client_id' needs token_url (OAuth2 client credentials)\n"
+		"PATH:9: source 'b': 'client_secret_file' needs token_url (OAuth2 client credentials)\n"
+		"PATH:12: source 'c': token_url needs client_id\n"
+		"PATH:12: source 'c': token_url needs client_secret_file or client_secret_env\n"
+		"PATH:12: source 'c': token_url 'http://lgsp.example.vn/token' is not https:// (http:// only to this machine: localhost, 127.0.0.1, [::1])\n"
+		"PATH:13: source 'c': client_auth 'digest' is not 'basic' or 'body'\n"
+		"PATH:16: source 'd': token_url 'http://localhost.example.vn/token' is not https:// (http:// only to this machine: localhost, 127.0.0.1, [::1])\n"
+		"PATH:19: source 'd': has both client_secret_file and client_secret_env\n"
+		"PATH:26: source 'e': has both token_file and token_env\n"
+		"PATH:22: source 'e': 'token_url' cannot go with 'token_file' (line 26): a source has a token or OAuth2 client credentials, not both\n"
+		"PATH:23: source 'e': 'client_id' cannot go with 'token_file' (line 26): a source has a token or OAuth2 client credentials, not both\n"
+		"PATH:24: source 'e': 'client_secret_file' cannot go with 'token_file' (line 26): a source has a token or OAuth2 client credentials, not both\n");
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+
+	/* the secret file follows the token file's rules */
+	static const char open_conf[] =
+		"[source a]\nurl = https://x\ntoken_url = https://x/token\nclient_id = i\n"
+		"client_secret_file = open.secret\n";
+	write_file("open.secret", "x\n", 0622);
+	path = write_file("open-secret.conf", open_conf, 0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 1);
+	CHECK(strstr(buf_str(&errs), "client secret file") != NULL);
+	CHECK(strstr(buf_str(&errs), "writable by group or others") != NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+	write_file("open.secret", "x\n", 0640);
+	path = write_file("open-secret.conf", open_conf, 0600);
+	CHECK_INT(load(path, &cfg, &errs, &warns), 0);
+	CHECK_STR(buf_str(&errs), "");
+	CHECK(strstr(buf_str(&warns), "client secret file") != NULL);
+	CHECK(strstr(buf_str(&warns), "readable by group or others") != NULL);
+	config_release(&cfg);
+	buf_release(&errs);
+	buf_release(&warns);
+}
+
 int main(void)
 {
 	umask(0);
@@ -309,6 +416,7 @@ int main(void)
 	test_good_file();
 	test_three_mistakes();
 	test_source_problems();
+	test_oauth_keys();
 	test_file_modes();
 	test_hostile_numbers();
 	test_edit_distance();
