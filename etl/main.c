@@ -1017,7 +1017,8 @@ static void print_problem(PGresult *res, int t)
 		buf_addf(&line, " %s", PQgetvalue(res, t, 6));
 	else if (!strcmp(mode, "file"))
 		buf_addf(&line, " '%s'", file);
-	print_wrapped("  ", buf_str(&line), 1);
+	/* the files of one load-file, to load again: a few lines of them */
+	print_wrapped("  ", buf_str(&line), !strcmp(mode, "file") ? 4 : 1);
 	print_wrapped("      ", PQgetvalue(res, t, 3), 3);
 	buf_reset(&line);
 	if (!strcmp(mode, "file"))
