@@ -1123,7 +1123,7 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	PGresult *problems = runs ? pg_query(conn, STATUS_PROBLEMS, 1, params, &err) : NULL;
 	PGresult *entities = problems ? pg_query(conn, STATUS_ENTITIES, 0, NULL, &err) : NULL;
 	PGresult *marks = entities ? pg_query(conn, STATUS_MARKS, 0, NULL, &err) : NULL;
-	PGresult *orphans = marks ? audit_orphans(conn, &err) : NULL;
+	PGresult *orphans = marks ? audit_orphans(conn, NULL, &err) : NULL;
 	int rc = 0;
 	if (!orphans) {
 		log_error(NULL, NULL, "%s", buf_str(&err));

@@ -819,13 +819,13 @@ static bool reject_has_file(PGconn *conn)
 /*
  * Rows that wait for their dossier are loaded, not lost (source-api.md),
  * but an operator who loaded the log before the dossiers should hear of
- * them.  After the commit: the warehouse's count, not only this run's.
+ * them.  After the commit: all the source's orphans, not only this run's.
  */
 static void log_orphans(PGconn *conn, const struct source_cfg *src)
 {
 	struct buf err;
 	buf_init(&err, ERR_CAP);
-	PGresult *res = audit_orphans(conn, &err);
+	PGresult *res = audit_orphans(conn, src->name, &err);
 	if (!res)
 		log_debug(src->name, NULL, "cannot count orphans: %s", buf_str(&err));
 	for (int i = 0; res && i < PQntuples(res); i++) {
