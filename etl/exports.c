@@ -28,11 +28,12 @@ static void list_add(struct export_list *list, char *path, int entity)
 	list->n++;
 }
 
+/* "*.csv" and "*.csv.gz" as the shell matches them: not hidden files */
 static bool is_export_name(const char *name)
 {
 	size_t len = strlen(name);
-	return (len > 4 && !strcmp(name + len - 4, ".csv")) ||
-	       (len > 7 && !strcmp(name + len - 7, ".csv.gz"));
+	return name[0] != '.' && ((len > 4 && !strcmp(name + len - 4, ".csv")) ||
+				  (len > 7 && !strcmp(name + len - 7, ".csv.gz")));
 }
 
 static int by_name(const void *a, const void *b)

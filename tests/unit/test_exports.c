@@ -65,7 +65,7 @@ static void test_load_order(void)
 
 /*
  * A directory: its *.csv and *.csv.gz files in byte order, not its
- * subdirectories nor other names; with --entity, any name.
+ * subdirectories, hidden files nor other names; with --entity, any name.
  */
 static void test_directory(void)
 {
@@ -76,6 +76,7 @@ static void test_directory(void)
 	touch("d/hoso-10.csv");
 	touch("d/README.txt");
 	touch("d/hoso.csv.bak");
+	touch("d/._hoso.csv");
 	mkdir(path_of("d/quatrinh.csv"), 0700);
 	char *args[] = { sub };
 	struct export_list list;
