@@ -173,3 +173,21 @@ int audit_mark_interrupted(PGconn *conn, struct buf *err)
 	PQclear(res);
 	return 0;
 }
+
+PGresult *audit_orphans(PGconn *conn, const char *source, struct buf *err)
+{
+	const char *params[] = { source };
+	/* the orphans' home is one partition of each table: pruned at plan time */
+	return pg_query(conn,
+		"SELECT entity, rows, dossiers FROM ("
+		" SELECT 1 AS o, 'bosung' AS entity, count(*) AS rows,"
+		"  count(DISTINCT ma_ho_so) AS dossiers"
+		"  FROM dw.supplement WHERE home_month = dw.orphan_month()"
+		"  AND ($1::text IS NULL OR source = $1)"
+		" UNION ALL"
+		" SELECT 2, 'quatrinh', count(*), count(DISTINCT ma_ho_so)"
+		"  FROM dw.log_step WHERE home_month = dw.orphan_month()"
+		"  AND ($1::text IS NULL OR source = $1)) o"
+		" WHERE rows > 0 ORDER BY o",
+		1, params, err);
+}

@@ -78,6 +78,16 @@ bool audit_commit_went_through(PGconn *audit, long long run_id,
 			       const struct buf *why);
 
 /*
+ * Log steps and supplements waiting for a dossier not loaded yet
+ * (orphans: stored under the home dw.orphan_month() until their dossier
+ * comes), those whose current version came from source (NULL: every
+ * source): a result of (entity, rows, dossiers) for each of bosung and
+ * quatrinh that has any, in load order; NULL when the query failed (err
+ * says why).  The caller PQclear()s it.
+ */
+PGresult *audit_orphans(PGconn *conn, const char *source, struct buf *err);
+
+/*
  * Holding the writers' lock, any 'running' row belongs to a process that
  * died: mark it failed ('interrupted'), with a warning per run.
  */

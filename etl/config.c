@@ -718,10 +718,8 @@ static int check_source(const char *path, struct source_cfg *s, struct buf *errs
 	int n = 0;
 	char where[512];
 	snprintf(where, sizeof(where), "%s:%d", path, s->line);
-	if (!s->url) {
-		buf_addf(errs, "%s: source '%s' has no url\n", where, s->name);
-		n++;
-	} else if (strncmp(s->url, "http://", 7) && strncmp(s->url, "https://", 8)) {
+	/* without url, a source takes files only (load-file) */
+	if (s->url && strncmp(s->url, "http://", 7) && strncmp(s->url, "https://", 8)) {
 		buf_addf(errs, "%s: source '%s': url '%s' is not http:// or https://\n",
 			 where, s->name, s->url);
 		n++;

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "calendar.h"
 #include "config.h"
+#include "exports.h"
 #include "http.h"
 #include "log.h"
 #include "page.h"
@@ -293,12 +294,15 @@ struct source_queue {
 	int failed;
 };
 
-static bool source_wanted(const struct source_queue *q, const char *name)
+/* A source without url takes files only: no run fetches from it. */
+static bool source_wanted(const struct source_queue *q, const struct source_cfg *src)
 {
+	if (!src->url)
+		return false;
 	if (q->nnames == 0)
 		return true;
 	for (size_t j = 0; j < q->nnames; j++)
-		if (!strcmp(q->names[j], name))
+		if (!strcmp(q->names[j], src->name))
 			return true;
 	return false;
 }
@@ -313,7 +317,7 @@ static void *source_worker(void *arg)
 		if (i >= q->g->cfg.nsources)
 			return NULL;
 		const struct source_cfg *src = &q->g->cfg.sources[i];
-		if (!source_wanted(q, src->name))
+		if (!source_wanted(q, src))
 			continue;
 		long long run_id;
 		if (pipeline_run_source(q->app, src, (int)i, q->req, &run_id) < 0) {
@@ -338,7 +342,7 @@ static int run_sources(struct app *app, struct globals *g,
 	pthread_mutex_init(&q.lock, NULL);
 	app->batch_sources = 0;
 	for (size_t i = 0; i < g->cfg.nsources; i++)
-		app->batch_sources += source_wanted(&q, g->cfg.sources[i].name);
+		app->batch_sources += source_wanted(&q, &g->cfg.sources[i]);
 	size_t nthreads = (size_t)g->cfg.parallel;
 	if (nthreads > g->cfg.nsources)
 		nthreads = g->cfg.nsources;
@@ -404,9 +408,19 @@ static int cmd_run(struct globals *g, int argc, char **argv)
 				 since, until);
 	if (rc == 0 && load_config(g) < 0)
 		rc = EXIT_USAGE;
-	for (size_t i = 0; rc == 0 && i < nnames; i++)
-		if (!config_find_source(&g->cfg, names[i]))
+	for (size_t i = 0; rc == 0 && i < nnames; i++) {
+		const struct source_cfg *src = config_find_source(&g->cfg, names[i]);
+		if (!src)
 			rc = usage_error("run", "no source '%s' in '%s'", names[i], g->cfg.path);
+		else if (!src->url)
+			rc = usage_error("run", "source '%s' has no url: it takes files only"
+					 " ('onestop-etl load-file --source %s FILE...')",
+					 names[i], names[i]);
+	}
+	for (size_t i = 0; rc == 0 && nnames == 0 && i < g->cfg.nsources; i++)
+		if (!g->cfg.sources[i].url)
+			log_info(g->cfg.sources[i].name, NULL,
+				 "skipped: no url, the source takes files only (load-file)");
 	if (rc) {
 		free(names);
 		return rc;
@@ -518,6 +532,11 @@ static int rerun_one(struct app *app, struct globals *g, const struct failed_run
 			  f->run_id, f->source);
 		return EXIT_SOURCE_FAILED;
 	}
+	if (!src->url) {
+		log_error(f->source, NULL, "run %lld: source '%s' has no url any more: it takes"
+			  " files only", f->run_id, f->source);
+		return EXIT_SOURCE_FAILED;
+	}
 	struct run_request req = {
 		.command = "rerun",
 		.mode = mode,
@@ -621,6 +640,39 @@ static int cmd_rerun(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
+static int load_files(struct globals *g, const char *source, bool no_wait,
+		      const struct export_list *files)
+{
+	if (load_config(g) < 0)
+		return EXIT_USAGE;
+	const struct source_cfg *src = config_find_source(&g->cfg, source);
+	if (!src)
+		return usage_error("load-file", "no source '%s' in '%s'", source, g->cfg.path);
+	struct app app;
+	PGconn *conn = NULL;
+	int rc = writer_begin(g, no_wait, false, &app, &conn);
+	if (rc == 0) {
+		char *names = export_list_names(files);
+		struct run_request req = {
+			.command = "load-file", .mode = MODE_FILE,
+			.files = files->files, .nfiles = files->n, .file = names,
+		};
+		long long run_id;
+		app.batch_sources = 1;
+		if (pipeline_run_source(&app, src, (int)(src - g->cfg.sources), &req, &run_id) < 0)
+			rc = EXIT_SOURCE_FAILED;
+		free(names);
+		warn_calendar_coverage(conn);
+	}
+	pg_close(conn);
+	return rc;
+}
+
+/*
+ * Every file of the invocation in one run of its source: one transaction,
+ * one merge, one derivation, whatever the number of files.  Names are
+ * checked (exit 2) before anything is read.
+ */
 static int cmd_load_file(struct globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -642,31 +694,26 @@ static int cmd_load_file(struct globals *g, int argc, char **argv)
 		else
 			return usage_error("load-file", "bad option");
 	}
-	if (!source || !entity || optind != argc - 1)
-		return usage_error("load-file", "needs --source NAME --entity ENTITY FILE");
-	int e = entity_from_name(entity);
-	if (e < 0)
+	if (!source || optind >= argc)
+		return usage_error("load-file", "needs --source NAME and at least one FILE or DIR");
+	int e = entity ? entity_from_name(entity) : -1;
+	if (entity && e < 0)
 		return usage_error("load-file", "unknown entity '%s' (donvi, thutuc, hoso, bosung, quatrinh)",
 				   entity);
-	if (access(argv[optind], R_OK) < 0)
-		return usage_error("load-file", "cannot read '%s'", argv[optind]);
-	struct app app;
-	PGconn *conn = NULL;
-	int rc = writer_begin(g, no_wait, false, &app, &conn);
-	const struct source_cfg *src = rc ? NULL : config_find_source(&g->cfg, source);
-	if (rc == 0 && !src)
-		rc = usage_error("load-file", "no source '%s' in '%s'", source, g->cfg.path);
-	if (rc == 0) {
-		struct run_request req = {
-			.command = "load-file", .mode = MODE_FILE,
-			.file = argv[optind], .entity = (enum entity)e,
-		};
-		long long run_id;
-		app.batch_sources = 1;
-		if (pipeline_run_source(&app, src, (int)(src - g->cfg.sources), &req, &run_id) < 0)
-			rc = EXIT_SOURCE_FAILED;
+	struct export_list files;
+	struct buf errs;
+	buf_init(&errs, 1 << 20);
+	int bad = export_list_collect(&files, argv + optind, (size_t)(argc - optind), e, &errs);
+	int rc = 0;
+	if (bad) {
+		fprintf(stderr, "%s", buf_str(&errs));
+		rc = usage_error("load-file", "%d file%s cannot be loaded; nothing was read", bad,
+				 bad == 1 ? "" : "s");
 	}
-	pg_close(conn);
+	buf_release(&errs);
+	if (rc == 0)
+		rc = load_files(g, source, no_wait, &files);
+	export_list_release(&files);
 	return rc;
 }
 
@@ -970,11 +1017,12 @@ static void print_problem(PGresult *res, int t)
 		buf_addf(&line, " %s", PQgetvalue(res, t, 6));
 	else if (!strcmp(mode, "file"))
 		buf_addf(&line, " '%s'", file);
-	print_wrapped("  ", buf_str(&line), 1);
+	/* the files of one load-file, to load again: a few lines of them */
+	print_wrapped("  ", buf_str(&line), !strcmp(mode, "file") ? 4 : 1);
 	print_wrapped("      ", PQgetvalue(res, t, 3), 3);
 	buf_reset(&line);
 	if (!strcmp(mode, "file"))
-		buf_adds(&line, "-> a file cannot be rerun: load it again with 'onestop-etl load-file'");
+		buf_adds(&line, "-> a file run cannot be rerun: load the files again with 'onestop-etl load-file'");
 	else if (*made_good)
 		buf_addf(&line, "-> made good by run %s", made_good);
 	else
@@ -1007,8 +1055,12 @@ static const struct status_column status_mark_columns[] = {
 	{ "source", false, true }, { "entity", false, false }, { "watermark", false, false },
 };
 
+static const struct status_column status_orphan_columns[] = {
+	{ "entity", false, false }, { "rows", true, false }, { "dossiers", true, false },
+};
+
 static void print_status(PGresult *runs, PGresult *problems, PGresult *entities,
-			 PGresult *marks)
+			 PGresult *marks, PGresult *orphans)
 {
 	if (PQntuples(runs) == 0) {
 		printf("No runs yet.\n");
@@ -1029,6 +1081,11 @@ static void print_status(PGresult *runs, PGresult *problems, PGresult *entities,
 		printf("\nLast successful run of each source, by entity"
 		       " (read = loaded + rejected + superseded)\n");
 		print_table(entities, status_entity_columns, "  ");
+	}
+	if (PQntuples(orphans)) {
+		printf("\nWaiting for a dossier not loaded yet (orphans): rows, and the dossiers"
+		       " they wait for\n");
+		print_table(orphans, status_orphan_columns, "  ");
 	}
 	if (PQntuples(marks)) {
 		printf("\nWatermarks: the latest CapNhatLuc loaded (the source's clock, local time)\n");
@@ -1066,17 +1123,19 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	PGresult *problems = runs ? pg_query(conn, STATUS_PROBLEMS, 1, params, &err) : NULL;
 	PGresult *entities = problems ? pg_query(conn, STATUS_ENTITIES, 0, NULL, &err) : NULL;
 	PGresult *marks = entities ? pg_query(conn, STATUS_MARKS, 0, NULL, &err) : NULL;
+	PGresult *orphans = marks ? audit_orphans(conn, NULL, &err) : NULL;
 	int rc = 0;
-	if (!marks) {
+	if (!orphans) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		rc = EXIT_WAREHOUSE;
 	} else {
-		print_status(runs, problems, entities, marks);
+		print_status(runs, problems, entities, marks, orphans);
 	}
 	PQclear(runs);
 	PQclear(problems);
 	PQclear(entities);
 	PQclear(marks);
+	PQclear(orphans);
 	buf_release(&err);
 	pg_close(conn);
 	return rc;
@@ -1194,15 +1253,21 @@ static const struct command commands[] = {
 	  "that no later success made good (for a nightly run: a later nightly or full\n"
 	  "run; for a backfill: the same window again, or a full run); with none, it\n"
 	  "says so and exits 0. A failed load-file cannot be rerun: load the file again.\n" },
-	{ "load-file", cmd_load_file, "load-file --source NAME --entity ENTITY [--no-wait] FILE",
-	  "Load a CSV or CSV.gz export through the same validation and load path.\n"
-	  "ENTITY is donvi, thutuc, hoso, bosung or quatrinh.\n" },
+	{ "load-file", cmd_load_file, "load-file --source NAME [--entity ENTITY] [--no-wait] FILE|DIR...",
+	  "Load CSV or CSV.gz exports through the same validation and load path, all\n"
+	  "of them in one run (one transaction, one derivation), in the order donvi,\n"
+	  "thutuc, hoso, bosung, quatrinh whatever the order given; files of one entity\n"
+	  "in the order given (on equal CapNhatLuc the later file's row wins). Without\n"
+	  "--entity a file's entity is its name up to the first '-', '_' or '.'\n"
+	  "(hoso-2021.csv.gz); a directory stands for its *.csv and *.csv.gz files, in\n"
+	  "byte order of name. ENTITY is donvi, thutuc, hoso, bosung or quatrinh.\n" },
 	{ "rescore", cmd_rescore, "rescore [--no-wait]",
 	  "Re-derive outcomes, indicators and scores from stored rows (after a calendar\n"
 	  "or profile change).\n" },
 	{ "status", cmd_status, "status [--last N]",
 	  "Recent runs (default 20) with their counts; failures with their reasons and\n"
-	  "what to do; the last successful run of each source by entity; each source's\n"
+	  "what to do; the last successful run of each source by entity; log steps and\n"
+	  "supplements waiting for a dossier not loaded yet (orphans); each source's\n"
 	  "watermarks. Fits 100 columns.\n" },
 	{ "score", cmd_score, "score [--profile P] [--period P] [--unit CODE] [--format table|csv|json]",
 	  "Print the compliance scorecard. --period is 2021, 2021-Q1 or 2021-03\n"

@@ -60,6 +60,15 @@ struct extract {
 	struct buf raw;  /* one rejected row, masked */
 	struct buf rej;  /* reject lines waiting for their COPY chunk */
 	long long row_base;   /* rows numbered before this page */
+	/*
+	 * MODE_FILE: the file being read, and the rows of this entity's files
+	 * before it.  Staging numbers rows across the files in the order given,
+	 * so that a later file's row wins a tie (the merge's larger
+	 * row_number); a reject is numbered within its file.
+	 */
+	const char *file;
+	long long file_base;
+	bool reject_file; /* etl.reject has its file column */
 	long long page_read, page_rejected;
 	long long read, rejected;
 	long page_no;    /* the page being read, from 0 */
@@ -89,9 +98,11 @@ static int reject_flush(struct extract *x)
 		return 0;
 	if (!x->rej_open) {
 		if (pg_exec(x->audit, "BEGIN", 0, NULL, &x->err) < 0 ||
-		    pg_copy_begin(x->audit,
-				  "COPY etl.reject (run_id, source, entity, row_number,"
-				  " reason, column_name, raw) FROM STDIN",
+		    pg_copy_begin(x->audit, x->reject_file
+				  ? "COPY etl.reject (run_id, source, entity, file, row_number,"
+				    " reason, column_name, raw) FROM STDIN"
+				  : "COPY etl.reject (run_id, source, entity, row_number,"
+				    " reason, column_name, raw) FROM STDIN",
 				  &x->err) < 0)
 			return -1;
 		x->rej_open = true;
@@ -130,8 +141,15 @@ static void reject_add(struct extract *x, long long row_number,
 	struct buf *b = &x->rej;
 	buf_addf(b, "%lld\t", x->run_id);
 	copy_escape(b, x->src->name, strlen(x->src->name));
-	buf_addf(b, "\t%s\t%lld\t%s\t", entity_name(x->entity), row_number,
-		 reject_code(r->reason));
+	buf_addf(b, "\t%s\t", entity_name(x->entity));
+	if (x->reject_file) {
+		if (x->file)
+			copy_escape(b, x->file, strlen(x->file));
+		else
+			buf_adds(b, "\\N");
+		buf_addc(b, '\t');
+	}
+	buf_addf(b, "%lld\t%s\t", row_number - x->file_base, reject_code(r->reason));
 	if (r->column)
 		copy_escape(b, r->column, strlen(r->column));
 	else
@@ -429,6 +447,28 @@ static void window_param(PGconn *conn, const struct app *app,
 	buf_release(&err);
 }
 
+/*
+ * The entity's files, in the order given, into one staging table: one
+ * extract, so that its counts and the reject guard cover all of them.
+ */
+static int extract_files(struct extract *x, const struct run_request *req,
+			 const struct page_sink *sink, struct buf *why)
+{
+	for (size_t i = 0; i < req->nfiles; i++) {
+		const struct export_file *f = &req->files[i];
+		if (f->entity != x->entity)
+			continue;
+		long long read = x->read, rejected = x->rejected;
+		x->file = f->path;
+		x->file_base = x->row_base;
+		if (fetch_file(f->path, sink, &x->page_err, why) < 0)
+			return -1;
+		log_info(x->src->name, entity_name(x->entity), "'%s': %lld rows read, %lld rejected",
+			 f->path, x->read - read, x->rejected - rejected);
+	}
+	return 0;
+}
+
 static int extract_entity(struct extract *x, const struct run_request *req,
 			  struct entity_counts *counts)
 {
@@ -440,7 +480,7 @@ static int extract_entity(struct extract *x, const struct run_request *req,
 	buf_init(&why, ERR_CAP);
 	counts->total_announced = -1;
 	if (req->mode == MODE_FILE) {
-		rc = fetch_file(req->file, &sink, &x->page_err, &why);
+		rc = extract_files(x, req, &sink, &why);
 	} else {
 		if (req->mode == MODE_NIGHTLY)
 			window_param(x->conn, x->app, x->src, x->entity, since);
@@ -751,11 +791,62 @@ static void log_counts(const struct source_cfg *src, const struct entity_counts 
 	}
 }
 
+static bool has_files(const struct run_request *req, enum entity e)
+{
+	for (size_t i = 0; i < req->nfiles; i++)
+		if (req->files[i].entity == e)
+			return true;
+	return false;
+}
+
+/*
+ * Whether etl.reject has the column that names a reject's file
+ * (interfaces.md).  Until the migration that adds it is in the warehouse,
+ * a file's rejects are stored without it (etl.run.file_name still names
+ * the files).
+ */
+static bool reject_has_file(PGconn *conn)
+{
+	struct buf val, ignored;
+	buf_init(&val, 16);
+	buf_init(&ignored, ERR_CAP);
+	bool has = pg_query_value(conn,
+				  "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'etl.reject'::regclass"
+				  " AND attname = 'file' AND NOT attisdropped)",
+				  0, NULL, &val, &ignored) == 0 && !strcmp(buf_str(&val), "t");
+	buf_release(&val);
+	buf_release(&ignored);
+	return has;
+}
+
+/*
+ * Rows that wait for their dossier are loaded, not lost (source-api.md),
+ * but an operator who loaded the log before the dossiers should hear of
+ * them.  After the commit: all the source's orphans, not only this run's.
+ */
+static void log_orphans(PGconn *conn, const struct source_cfg *src)
+{
+	struct buf err;
+	buf_init(&err, ERR_CAP);
+	PGresult *res = audit_orphans(conn, src->name, &err);
+	if (!res)
+		log_debug(src->name, NULL, "cannot count orphans: %s", buf_str(&err));
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		const char *entity = PQgetvalue(res, i, 0);
+		log_info(src->name, entity, "%s %s wait for %s dossiers not loaded yet (orphans)",
+			 PQgetvalue(res, i, 1), !strcmp(entity, "bosung") ? "supplements" : "log steps",
+			 PQgetvalue(res, i, 2));
+	}
+	PQclear(res);
+	buf_release(&err);
+}
+
 static int extract_all(const struct app *app, const struct source_cfg *src,
 		       const struct run_request *req, long long run_id,
 		       PGconn *conn, PGconn *audit, struct entity_counts *counts,
 		       struct buf *err)
 {
+	bool reject_file = req->mode == MODE_FILE && reject_has_file(audit);
 	/* the source's deadline bounds an endless page or endless paging */
 	double deadline = src->deadline > 0 && req->mode != MODE_FILE
 				  ? monotonic_seconds() + (double)src->deadline
@@ -779,7 +870,7 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 	}
 	int rc = 0;
 	for (int e = 0; e < ENTITY_COUNT && rc == 0; e++) {
-		if (req->mode == MODE_FILE && e != (int)req->entity)
+		if (req->mode == MODE_FILE && !has_files(req, (enum entity)e))
 			continue;
 		if (deadline > 0 && monotonic_seconds() >= deadline) {
 			buf_addf(err, "%s: the source's deadline (%ld s) passed",
@@ -791,6 +882,7 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 		extract_init(&x, app, src, (enum entity)e, run_id, conn, audit,
 			     deadline);
 		x.auth = use_oauth ? &oauth.auth : NULL;
+		x.reject_file = reject_file;
 		rc = extract_entity(&x, req, &counts[e]);
 		if (rc < 0)
 			buf_adds(err, buf_str(&x.err));
@@ -843,6 +935,7 @@ int pipeline_run_source(struct app *app, const struct source_cfg *src,
 	if (committed < 0 && !audit_commit_went_through(audit, *run_id, &err))
 		goto out;
 	log_counts(src, counts);
+	log_orphans(conn, src);
 	rc = 0;
 out:
 	if (rc < 0) {
@@ -958,16 +1051,26 @@ int pipeline_apply_rules(struct app *app, PGconn *conn, bool force, struct buf *
 	snprintf(ct, sizeof(ct), "%d", to);
 	const char *params[] = { close, covers ? cf : NULL, covers ? ct : NULL };
 	const char *as_of[] = { app->as_of };
-	struct buf changed;
+	struct buf changed, fresh;
 	buf_init(&changed, 16);
+	buf_init(&fresh, 16);
 	int rc = -1;
+	/*
+	 * A warehouse that never had rules has never been derived either: its
+	 * rules are recorded, not changed, and there is no history to derive
+	 * again (the run's own derivation comes next).
+	 */
 	if (pg_exec(conn, "BEGIN", 0, NULL, err) < 0 ||
+	    pg_query_value(conn, "SELECT rules_applied_at IS NULL AND derived_at IS NULL"
+			   " FROM dw.state", 0, NULL, &fresh, err) < 0 ||
 	    pg_exec(conn, "SELECT etl.create_rule_staging()", 0, NULL, err) < 0 ||
 	    copy_calendar(conn, cal, err) < 0 || copy_profiles(conn, prof, err) < 0 ||
 	    pg_query_value(conn, "SELECT etl.apply_rules($1::time, $2::int, $3::int)",
 			   3, params, &changed, err) < 0)
 		goto out;
-	if (force || !strcmp(buf_str(&changed), "t")) {
+	if (!force && !strcmp(buf_str(&fresh), "t")) {
+		log_debug(NULL, NULL, "a new warehouse: calendar, profiles and office_close recorded");
+	} else if (force || !strcmp(buf_str(&changed), "t")) {
 		log_info(NULL, NULL, "%s: re-deriving all history",
 			 force ? "rescore" : "calendar, profiles or office_close changed");
 		if (pg_exec(conn, "SELECT etl.rescore($1::timestamptz)", 1, as_of, err) < 0)
@@ -982,6 +1085,7 @@ out:
 		buf_release(&ignored);
 	}
 	buf_release(&changed);
+	buf_release(&fresh);
 	calendar_free(cal);
 	profiles_free(prof);
 	return rc;

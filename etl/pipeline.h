@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "exports.h"
 #include "pgload.h"
 #include "record.h"
 
@@ -47,8 +48,10 @@ struct run_request {
 	const char *since;    /* yyyyMMddHHmmss local, or NULL */
 	const char *until;    /* yyyyMMddHHmmss local, or NULL */
 	long long rerun_of;   /* 0, or the failed run this one repeats */
-	const char *file;     /* MODE_FILE: the export to load */
-	enum entity entity;   /* MODE_FILE: what the file holds */
+	/* MODE_FILE: the exports, in load order (exports.h), all in one run */
+	const struct export_file *files;
+	size_t nfiles;
+	const char *file;     /* MODE_FILE: their names, for etl.run */
 };
 
 const char *run_mode_name(enum run_mode mode);

@@ -19,6 +19,12 @@ One run on this machine, in this order:
           20,000 at 1M, with their whole processing log);
   bi      a year's mart.compliance_total for all units, mart.unit_kpi for
           one unit (median of several runs, psql \\timing);
+  files   the same province-year as export files, one CSV per entity
+          (issue 23): the floor `psql \\copy` of the five files into plain
+          tables; one `onestop-etl load-file` of the five into an empty
+          warehouse (one run: merge, derivation, marts); pgloader on the log
+          file, beside the `\\copy` of that file (skipped with a note where
+          pgloader is not installed: `make bench` installs it where it can);
   rss     peak RSS of a second full run into another empty warehouse, over
           4x less or 4x more data (--rss): `quarter` (default) serves the
           first quarter of the dossier pages (250,000 dossiers at 1M) and
@@ -207,6 +213,97 @@ def measure_floor(cluster, server, manifest, work):
     return sum(per.values()), per
 
 
+def write_exports(server, manifest, folder, work):
+    """The full set as an office gets it from the export screen: one CSV per
+    entity named after it (the floor's bytes: one header, every page's rows).
+    {entity: path}."""
+    os.makedirs(folder, exist_ok=True)
+    paths = {}
+    for e in ENTITIES:
+        cfg = curl_config(os.path.join(work, "export-%s.cfg" % e),
+                          page_urls(server, manifest, e, bare_after_first=True))
+        paths[e] = os.path.join(folder, "%s-2021.csv" % e)
+        with open(paths[e], "wb") as out:
+            r = subprocess.run(["curl", "-sS", "--fail", "--compressed", "-K", cfg],
+                               stdout=out, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise RuntimeError("export %s failed: %s" % (e, r.stderr))
+    return paths
+
+
+def floor_tables(cluster, db, manifest, entities=ENTITIES):
+    cluster.createdb(db)
+    for e in entities:
+        cols = manifest["columns"][e]
+        cluster.psql(db, "CREATE TABLE floor_%s (%s)" % (
+            e, ", ".join('"%s" text' % c.lower() for c in cols)))
+
+
+def measure_files_floor(cluster, manifest, paths):
+    """psql \\copy of each export file into a plain text table: (seconds, per entity)."""
+    floor_tables(cluster, "floor_files", manifest)
+    per = {}
+    for e in ENTITIES:
+        t0 = time.monotonic()
+        r = subprocess.run(cluster.psql_args("floor_files") + [
+            "-c", "\\copy floor_%s FROM '%s' (FORMAT csv, HEADER)" % (e, paths[e])],
+            capture_output=True, text=True)
+        per[e] = time.monotonic() - t0
+        if r.returncode:
+            raise RuntimeError("floor of %s failed: %s" % (paths[e], r.stderr))
+        want = sum(p["rows"] for p in manifest["sets"]["full"][e])
+        got = int(cluster.psql("floor_files", "SELECT count(*) FROM floor_%s" % e))
+        if got != want:
+            raise RuntimeError("floor of %s: %d rows copied, %d served" % (paths[e], got, want))
+    cluster.psql("postgres", "DROP DATABASE floor_files")
+    return sum(per.values()), per
+
+
+PGLOADER_COMMAND = """LOAD CSV
+    FROM '%(path)s' WITH ENCODING utf-8
+    HAVING FIELDS (%(fields)s)
+    INTO postgresql://postgres@unix:%(sock)s:%(port)d/pgloader
+    TARGET TABLE floor_%(entity)s
+    WITH skip header = 1, fields optionally enclosed by '"',
+         fields escaped by double-quote, fields terminated by ','
+;
+"""
+
+
+def measure_pgloader(cluster, manifest, path, entity, work, timeout):
+    """pgloader of one export file into a plain text table, under GNU time:
+    (seconds, peak RSS KiB, rows loaded), or None where pgloader is missing."""
+    if not shutil.which("pgloader"):
+        return None
+    floor_tables(cluster, "pgloader", manifest, (entity,))
+    cmd_file = os.path.join(work, "pgloader-%s.load" % entity)
+    with open(cmd_file, "w") as f:
+        f.write(PGLOADER_COMMAND % {
+            "path": path, "entity": entity, "sock": cluster.sock, "port": cluster.port,
+            "fields": ", ".join(c.lower() for c in manifest["columns"][entity])})
+    tv = os.path.join(work, "pgloader.time")
+    log = os.path.join(work, "pgloader.log")
+    t0 = time.monotonic()
+    with open(log, "w") as out:
+        r = subprocess.run(["/usr/bin/time", "-v", "-o", tv, "pgloader", "--no-ssl-cert-verification",
+                            "--root-dir", os.path.join(work, "pgloader"), cmd_file],
+                           stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+    secs = time.monotonic() - t0
+    if r.returncode:
+        raise RuntimeError("pgloader exited %d: see %s\n%s" % (
+            r.returncode, log, open(log).read()[-2000:]))
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(tv).read())
+    rows = int(cluster.psql("pgloader", "SELECT count(*) FROM floor_%s" % entity))
+    cluster.psql("postgres", "DROP DATABASE pgloader")
+    return secs, int(m.group(1)) if m else None, rows
+
+
+def files_config(cluster, db, path):
+    """A source without url: it takes files only (interfaces.md)."""
+    return harness.write_config(path, cluster.dsn(db), [],
+                                extra="[source files]\npage_size = 10000")
+
+
 def etl_config(cluster, db, server, page_size, path):
     return harness.write_config(
         path, cluster.dsn(db),
@@ -364,6 +461,9 @@ def parse_args(argv):
                     default=os.environ.get("BENCH_RSS") or "quarter",
                     help="the second memory run: a quarter of the dossiers (default),"
                     " or four times them (same pages under other MaHoSo; long), or none")
+    ap.add_argument("--files", choices=("on", "off"), default=os.environ.get("BENCH_FILES") or "on",
+                    help="the export files: their \\copy floor, one load-file of the five,"
+                    " pgloader on the log file (default on)")
     ap.add_argument("--bi-repeat", type=int, default=env_int("BENCH_BI_REPEAT", 7))
     ap.add_argument("--timeout", type=int, default=env_int("BENCH_TIMEOUT", 3600),
                     help="seconds one onestop-etl run may take")
@@ -506,6 +606,62 @@ class Bench:
             % (fig["bi_compliance_total_ms"], n1, fig["bi_unit_kpi_ms"], n2))
         fig["db_mb"] = round(int(c.psql("onestop", "SELECT pg_database_size('onestop')")) / 1e6)
 
+    def stage_files(self):
+        """The province-year as five export files: \\copy floor, one
+        load-file invocation, pgloader on the log file; the files are
+        removed at the end (about 3 GB at 1M dossiers)."""
+        c, fig = self.cluster, self.fig
+        if self.a.files == "off":
+            return
+        folder = os.path.join(RUN_DIR, "exports")
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            paths = write_exports(self.main, self.manifest, folder, self.work)
+            fig["files_mb"] = round(sum(os.path.getsize(p) for p in paths.values()) / 1e6)
+            fig["files_floor_s"], per = measure_files_floor(c, self.manifest, paths)
+            fig["files_floor_log_s"] = per["quatrinh"]
+            say("bench: files (%d MB of CSV): floor (psql \\copy of the five): %.1f s  (%s)" % (
+                fig["files_mb"], fig["files_floor_s"],
+                ", ".join("%s %.1f" % (e, t) for e, t in per.items())))
+            c.psql("postgres", "CHECKPOINT")
+            c.createdb("files")
+            conf = files_config(c, "files", os.path.join(self.work, "files.conf"))
+            run_etl(conf, ["migrate"], os.path.join(self.work, "migrate-files.log"),
+                    self.a.timeout, timed=False)
+            log = os.path.join(self.work, "load-file.log")
+            fig["files_load_s"], fig["files_rss_kib"], _ = run_etl(
+                conf, ["load-file", "--source", "files", folder], log, self.a.timeout)
+            check_run(c, "files", "load-file", self.full_rows)
+            ph = phases(log)
+            fig["ratio_files_floor"] = round(fig["files_load_s"] / fig["files_floor_s"], 2)
+            say("bench: files: one load-file of the five: %.1f s, peak RSS %.1f MiB"
+                "  (extract %s; merge+derive %.1f)" % (
+                    fig["files_load_s"], fig["files_rss_kib"] / 1024,
+                    ", ".join("%s %.1f" % (e, ph[e]) for e in ENTITIES if e in ph),
+                    ph.get("commit", 0)))
+            c.psql("postgres", "DROP DATABASE files")
+            self.stage_pgloader(paths["quatrinh"])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def stage_pgloader(self, path):
+        fig = self.fig
+        got = measure_pgloader(self.cluster, self.manifest, path, "quatrinh", self.work,
+                               self.a.timeout)
+        if got is None:
+            fig["pgloader_note"] = "not installed"
+            say("bench: pgloader: skipped, not installed (make bench installs the Debian"
+                " package pgloader where apt-get can)")
+            return
+        fig["pgloader_s"], fig["pgloader_rss_kib"], rows = got
+        fig["ratio_pgloader_floor"] = round(fig["pgloader_s"] / fig["files_floor_log_s"], 2)
+        want = self.full_rows["quatrinh"]
+        if rows != want:
+            fig["pgloader_note"] = "loaded %d of %d rows" % (rows, want)
+        say("bench: pgloader, log file: %.1f s, peak RSS %.1f MiB%s" % (
+            fig["pgloader_s"], (fig["pgloader_rss_kib"] or 0) / 1024,
+            "; " + fig["pgloader_note"] if fig.get("pgloader_note") else ""))
+
     def stage_rss(self):
         c, fig, mode = self.cluster, self.fig, self.a.rss
         if mode == "off":
@@ -534,7 +690,8 @@ class Bench:
         failed = None
         try:
             for stage in (self.stage_pages, self.stage_floor, self.stage_full,
-                          self.stage_night, self.stage_bi, self.stage_rss):
+                          self.stage_night, self.stage_bi, self.stage_rss,
+                          self.stage_files):
                 stage()
         except Exception as e:  # report what was measured, then the failure
             failed = "%s: %s" % (stage.__name__[6:], e)
@@ -576,7 +733,9 @@ COLUMNS = ["date", "dossiers", "rows_hoso", "rows_quatrinh", "rows_bosung", "pag
            "ratio_full_floor", "night_dossiers", "night_s", "rss_kib", "rss_mode",
            "rss_2_dossiers", "rss_2_kib", "ratio_rss", "full_2_s",
            "bi_compliance_total_ms", "bi_unit_kpi_ms", "db_mb", "total_s", "loadavg",
-           "commit", "failed"]
+           "commit", "failed", "files_mb", "files_floor_s", "files_floor_log_s", "files_load_s",
+           "files_rss_kib", "ratio_files_floor", "pgloader_s", "pgloader_rss_kib",
+           "ratio_pgloader_floor", "pgloader_note"]
 
 
 def fmt(fig, key, spec, unit=""):
@@ -610,6 +769,18 @@ def report(fig, a):
             % (fig["rss_2_dossiers"], fmt(fig, "rss_2_kib", "%.0f", " KiB"),
                "4x" if fig["rss_mode"] == "x4" else "1x",
                "1x" if fig["rss_mode"] == "x4" else "x/4", fig["ratio_rss"]))
+    if fig.get("files_load_s"):
+        say("  files: \\copy floor%10s   (the log file alone %s)"
+            % (fmt(fig, "files_floor_s", "%.1f", " s"), fmt(fig, "files_floor_log_s", "%.1f", " s")))
+        say("  files: load-file  %10s   load-file/floor %s   (target <= 2.0; one invocation,"
+            " five files)" % (fmt(fig, "files_load_s", "%.1f", " s"),
+                              fmt(fig, "ratio_files_floor", "%.2f")))
+    if fig.get("pgloader_s"):
+        say("  pgloader, log file %10s   pgloader/floor %s%s"
+            % (fmt(fig, "pgloader_s", "%.1f", " s"), fmt(fig, "ratio_pgloader_floor", "%.2f"),
+               "   (" + fig["pgloader_note"] + ")" if fig.get("pgloader_note") else ""))
+    elif fig.get("pgloader_note"):
+        say("  pgloader, log file          -   (%s)" % fig["pgloader_note"])
     say("  BI compliance_total%10s   (target < 50 ms)"
         % fmt(fig, "bi_compliance_total_ms", "%.2f", " ms"))
     say("  BI unit_kpi        %10s   (target < 50 ms)" % fmt(fig, "bi_unit_kpi_ms", "%.2f", " ms"))
