@@ -515,7 +515,7 @@ void form06_print_table(const struct form06_report *rep, FILE *out)
 	fprintf(out, "%-6s", "STT");
 	print_text(out, "Tên", name_width);
 	for (int c = 0; c < TABLE_COUNTS; c++) {
-		char h[8];
+		char h[16];
 		snprintf(h, sizeof(h), "(%d)", c + 3);
 		fprintf(out, "%*s", width[c], h);
 	}

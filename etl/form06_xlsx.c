@@ -139,7 +139,7 @@ static void write_header(lxw_worksheet *ws, const struct formats *f)
 		worksheet_merge_range(ws, r + 1, (lxw_col_t)(6 + c), r + 2,
 				      (lxw_col_t)(6 + c), second[c], f->head);
 	for (int c = 0; c <= LAST_COL; c++) {
-		char n[8];
+		char n[16];
 		snprintf(n, sizeof(n), "(%d)", c + 1);
 		worksheet_write_string(ws, NUMBERS_ROW, (lxw_col_t)c, n,
 				       f->numbers_row);
