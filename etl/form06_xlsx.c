@@ -21,7 +21,7 @@
 struct formats {
 	lxw_format *title, *bold, *italic, *plain, *right, *center;
 	lxw_format *head, *numbers_row;
-	lxw_format *name[4], *num[4]; /* by enum form06_line_kind */
+	lxw_format *name[4], *num[4], *stt[4]; /* by enum form06_line_kind */
 	lxw_format *note;
 };
 
@@ -43,8 +43,6 @@ static lxw_format *cell_format(lxw_workbook *wb, bool bold, bool number,
 		format_set_bold(f);
 	if (number)
 		format_set_num_format(f, "#,##0");
-	else
-		format_set_text_wrap(f);
 	if (indent)
 		format_set_indent(f, (uint8_t)indent);
 	return f;
@@ -69,6 +67,7 @@ static void make_formats(lxw_workbook *wb, struct formats *f)
 	format_set_align(f->center, LXW_ALIGN_CENTER);
 	f->head = cell_format(wb, true, false, 0);
 	format_set_align(f->head, LXW_ALIGN_CENTER);
+	format_set_text_wrap(f->head);
 	f->numbers_row = cell_format(wb, false, false, 0);
 	format_set_align(f->numbers_row, LXW_ALIGN_CENTER);
 	format_set_italic(f->numbers_row);
@@ -77,8 +76,11 @@ static void make_formats(lxw_workbook *wb, struct formats *f)
 	f->name[F06_FIELD] = cell_format(wb, false, false, 1);
 	f->name[F06_TOTAL] = cell_format(wb, true, false, 0);
 	format_set_align(f->name[F06_TOTAL], LXW_ALIGN_CENTER);
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < 4; k++) {
 		f->num[k] = cell_format(wb, k != F06_FIELD, true, 0);
+		f->stt[k] = cell_format(wb, k != F06_FIELD, false, 0);
+		format_set_align(f->stt[k], LXW_ALIGN_CENTER);
+	}
 	f->note = new_format(wb);
 	format_set_text_wrap(f->note);
 	format_set_align(f->note, LXW_ALIGN_VERTICAL_TOP);
@@ -152,9 +154,7 @@ static void write_line(lxw_worksheet *ws, lxw_row_t row,
 		       const struct form06_line *l, int first, int n,
 		       const struct formats *f)
 {
-	worksheet_write_string(
-	    ws, row, 0, l->number,
-	    f->name[l->kind == F06_FIELD ? F06_UNIT : l->kind]);
+	worksheet_write_string(ws, row, 0, l->number, f->stt[l->kind]);
 	worksheet_write_string(ws, row, 1, l->name, f->name[l->kind]);
 	for (int c = 0; c < n; c++)
 		worksheet_write_number(ws, row, (lxw_col_t)(2 + c),
@@ -187,7 +187,8 @@ static void write_form(lxw_workbook *wb, const struct form06_report *rep,
 {
 	lxw_worksheet *ws = workbook_add_worksheet(wb, "Biểu 06");
 	worksheet_set_column(ws, 0, 0, 6, NULL);
-	worksheet_set_column(ws, 1, 1, 38, NULL);
+	/* the longest names (a ward and its town; a field of 52 letters) on one line */
+	worksheet_set_column(ws, 1, 1, 60, NULL);
 	worksheet_set_column(ws, 2, LAST_COL, 10.5, NULL);
 	write_heading(ws, rep, f);
 	write_header(ws, f);
@@ -219,8 +220,8 @@ static void write_legal(lxw_workbook *wb, const struct form06_report *rep,
 	};
 	lxw_worksheet *ws = workbook_add_worksheet(wb, "Theo luật");
 	worksheet_set_column(ws, 0, 0, 6, NULL);
-	worksheet_set_column(ws, 1, 1, 38, NULL);
-	worksheet_set_column(ws, 2, 6, 16, NULL);
+	worksheet_set_column(ws, 1, 1, 60, NULL);
+	worksheet_set_column(ws, 2, 6, 24, NULL);
 	char line[256];
 	snprintf(line, sizeof(line),
 		 "Biểu 06, các cột theo luật — Kỳ báo cáo: %s",
