@@ -359,7 +359,13 @@ BEGIN
         ANALYZE pg_temp.form06_scope;
         PERFORM etl._form06_facts();
         PERFORM etl._form06_count(1);
-        INSERT INTO dw.form06_day SELECT * FROM pg_temp.form06_delta;
+        -- as the incremental path leaves it: no row of zeros
+        INSERT INTO dw.form06_day
+        SELECT * FROM pg_temp.form06_delta d
+        WHERE (d.received_online, d.received_offline, d.resolved_early, d.resolved_on_time,
+               d.resolved_late, d.withdrawn, d.resolved_late_legal, d.resolved_unknown_legal,
+               d.masked_late, d.pending_in_time, d.pending_overdue, d.pending_overdue_legal)
+              <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     ELSE
         INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM pg_temp.count_set;
         ANALYZE pg_temp.form06_scope;

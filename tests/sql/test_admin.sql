@@ -91,7 +91,7 @@ SELECT pg_temp.is(count(*), 0::bigint, 'every mart relation has a comment')
 FROM pg_class c
 WHERE c.relnamespace = 'mart'::regnamespace AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL;
 SELECT pg_temp.is(string_agg(relname, ',' ORDER BY relname),
-                  'compliance_score,compliance_total,dossier,freshness,step_delay,unit,unit_kpi',
+                  'compliance_score,compliance_total,dossier,form06,freshness,step_delay,unit,unit_kpi',
                   'mart relations')
 FROM pg_class WHERE relnamespace = 'mart'::regnamespace AND relkind IN ('r', 'v');
 SELECT pg_temp.is(string_agg(attname, ',' ORDER BY attnum),
