@@ -45,8 +45,9 @@ struct form06_period {
 int form06_parse(const struct form06_request *req, struct form06_period *p,
 		 struct buf *err);
 
-#define FORM06_NCOLS 16 /* the counts: official columns (3)..(13), then ours   \
-			 */
+#define FORM06_NCOLS                                                           \
+	16 /* the counts: official columns (3)..(13), then ours                \
+	    */
 
 /* The counts in order: mart.form06's names, and the official numbers. */
 extern const char *const form06_count_names[FORM06_NCOLS];

@@ -187,7 +187,8 @@ static void write_form(lxw_workbook *wb, const struct form06_report *rep,
 {
 	lxw_worksheet *ws = workbook_add_worksheet(wb, "Biểu 06");
 	worksheet_set_column(ws, 0, 0, 6, NULL);
-	/* the longest names (a ward and its town; a field of 52 letters) on one line */
+	/* the longest names (a ward and its town; a field of 52 letters) on one
+	 * line */
 	worksheet_set_column(ws, 1, 1, 60, NULL);
 	worksheet_set_column(ws, 2, LAST_COL, 10.5, NULL);
 	write_heading(ws, rep, f);

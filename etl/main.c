@@ -1198,17 +1198,24 @@ static int cmd_form06(struct globals *g, int argc, char **argv)
 	struct form06_request req = { .format = "table" };
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'P': req.period = optarg; break;
-		case 'c': req.calendar = true; break;
-		case 'F': req.from = optarg; break;
-		case 'T': req.to = optarg; break;
-		case 'u': req.unit = optarg; break;
-		case 's': req.subtree = true; break;
-		case 'f': req.format = optarg; break;
-		case 'o': req.out = optarg; break;
-		default: return usage_error("form06", "bad option");
-		}
+		if (c == 'P')
+			req.period = optarg;
+		else if (c == 'c')
+			req.calendar = true;
+		else if (c == 'F')
+			req.from = optarg;
+		else if (c == 'T')
+			req.to = optarg;
+		else if (c == 'u')
+			req.unit = optarg;
+		else if (c == 's')
+			req.subtree = true;
+		else if (c == 'f')
+			req.format = optarg;
+		else if (c == 'o')
+			req.out = optarg;
+		else
+			return usage_error("form06", "bad option");
 	}
 	if (optind < argc)
 		return usage_error("form06", "unexpected argument '%s'", argv[optind]);
