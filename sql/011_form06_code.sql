@@ -390,7 +390,14 @@ BEGIN
 
     IF p_bulk OR dw.report_month(new_from) IS DISTINCT FROM dw.report_month(old_from)
               OR dw.report_month(new_to) IS DISTINCT FROM dw.report_month(old_to) THEN
-        TRUNCATE dw.form06_period, pg_temp.form06_pair;
+        -- DELETE, not TRUNCATE, outside a bulk derivation: readers of
+        -- mart.form06 must not wait for this transaction
+        IF p_bulk THEN
+            TRUNCATE dw.form06_period;
+        ELSE
+            DELETE FROM dw.form06_period;
+        END IF;
+        TRUNCATE pg_temp.form06_pair;
         INSERT INTO pg_temp.form06_pair
         SELECT DISTINCT unit_code, field_code, '-infinity'::date FROM dw.form06_day;
     END IF;
