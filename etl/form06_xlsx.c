@@ -244,6 +244,7 @@ static void write_legal(lxw_workbook *wb, const struct form06_report *rep,
 	for (size_t i = 0; i < rep->nlines; i++)
 		write_line(ws, (lxw_row_t)(4 + i), &rep->lines[i], 11, 5, f);
 	worksheet_freeze_panes(ws, 4, 2);
+	worksheet_repeat_rows(ws, 2, 3);
 	worksheet_set_landscape(ws);
 	worksheet_set_paper(ws, 9);
 	worksheet_fit_to_pages(ws, 1, 0);
@@ -293,14 +294,24 @@ static void write_notes(lxw_workbook *wb, const struct form06_report *rep,
 			const struct formats *f)
 {
 	lxw_worksheet *ws = workbook_add_worksheet(wb, "Ghi chú");
-	worksheet_set_column(ws, 0, 0, 34, NULL);
+	worksheet_set_column(ws, 0, 0, 30, NULL);
 	worksheet_set_column(ws, 1, 1, 100, NULL);
+	worksheet_set_landscape(ws);
+	worksheet_set_paper(ws, 9);
+	worksheet_fit_to_pages(ws, 1, 0);
 	worksheet_write_string(ws, 0, 0, "Cột", f->bold);
 	worksheet_write_string(ws, 0, 1, "Đếm gì", f->bold);
 	lxw_row_t row = 1;
 	for (size_t i = 0; i < ARRAY_SIZE(notes); i++, row++) {
 		worksheet_write_string(ws, row, 0, notes[i][0], f->note);
 		worksheet_write_string(ws, row, 1, notes[i][1], f->note);
+		/* a reader that does not fit rows to wrapped text (LibreOffice
+		 * with these files) would draw a long note over the next */
+		size_t chars = 0;
+		for (const char *c = notes[i][1]; *c; c++)
+			chars += ((unsigned char)*c & 0xc0) != 0x80;
+		worksheet_set_row(ws, row, 16.0 * (double)(1 + chars / 110),
+				  NULL);
 	}
 	row++;
 	worksheet_write_string(ws, row, 0, "Kỳ báo cáo", f->bold);
