@@ -286,8 +286,9 @@ static const char *const notes[][2] = {
     {"Đang quá hạn theo luật",
      "pending_overdue_legal: trong cột (11), hạn theo quy định trước ngày cuối "
      "kỳ, trừ khi đang chờ công dân bổ sung hồ sơ."},
-    {"Kỳ báo cáo", "Nghị định 09/2019/NĐ-CP: từ ngày 15 tháng trước đến ngày "
-		   "14 của tháng cuối kỳ. Mọi ngày tính theo giờ Việt Nam."},
+    {"Cách tính kỳ báo cáo",
+     "Nghị định 09/2019/NĐ-CP: từ ngày 15 tháng trước đến ngày "
+     "14 của tháng cuối kỳ. Mọi ngày tính theo giờ Việt Nam."},
 };
 
 static void write_notes(lxw_workbook *wb, const struct form06_report *rep,
