@@ -94,10 +94,10 @@ CREATE TABLE dw.form06_field (
 );
 
 -- The span of dw.form06_period: the earliest and the latest receipt or
--- closing day of a received dossier, as the marts were last derived.
+-- closing day of a received dossier, as the marts were last derived.  One
+-- row, written by the first derivation (an empty warehouse has none).
 CREATE TABLE dw.form06_state (
     id        boolean PRIMARY KEY DEFAULT true CHECK (id),
     span_from date,
     span_to   date
 );
-INSERT INTO dw.form06_state DEFAULT VALUES;

@@ -79,36 +79,48 @@ RETURNS TABLE (day date, received_online int, received_offline int, resolved_ear
                resolved_late_legal int, resolved_unknown_legal int, masked_late int,
                pending_in_time int, pending_overdue int, pending_overdue_legal int)
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT p_receipt, (p_channel = 2)::int, (p_channel <> 2)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-    UNION ALL
-    SELECT p_close, 0, 0,
-           (c.r AND p_declared = 'early')::int,
-           (c.r AND p_declared = 'on_time')::int,
-           (c.r AND p_declared = 'late')::int,
-           (p_closed_as = 'withdrawn')::int,
-           (c.r AND p_legal = 'late')::int,
-           (c.r AND p_legal = 'unknown')::int,
-           (c.r AND p_masked)::int,
-           0, 0, 0
-    FROM (SELECT p_closed_as = 'resolved' AS r) c
-    WHERE p_close IS NOT NULL
-    UNION ALL
-    SELECT e.day, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-           CASE WHEN s.stock = 1 THEN e.sign ELSE 0 END,
-           CASE WHEN s.stock = 2 THEN e.sign ELSE 0 END,
-           CASE WHEN s.stock = 3 THEN e.sign ELSE 0 END
-    FROM (SELECT daterange(p_receipt, p_close) AS held) h
-    CROSS JOIN LATERAL (
-        SELECT 1, r FROM unnest(datemultirange(h.held * daterange(NULL, p_due + 1))) r
-        UNION ALL
-        SELECT 2, r FROM unnest(datemultirange(h.held * daterange(p_due + 1, NULL))) r
-        WHERE p_due IS NOT NULL
-        UNION ALL
-        SELECT 3, r FROM unnest(datemultirange(h.held * daterange(p_legal_due + 1, NULL))
-                                - coalesce(p_stops, '{}')) r
-        WHERE p_legal_due IS NOT NULL) s (stock, span)
-    CROSS JOIN LATERAL (VALUES (lower(s.span), 1), (upper(s.span), -1)) e (day, sign)
+    -- held = [receipt, close); in time = held before due + 1; overdue =
+    -- held from due + 1; overdue by law = held from legal due + 1, less
+    -- the stops (a span is kept only if it holds a day)
+    SELECT e.* FROM (VALUES
+        (p_receipt, (p_channel = 2)::int, (p_channel <> 2)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        (p_close, 0, 0,
+         (p_closed_as = 'resolved' AND p_declared = 'early')::int,
+         (p_closed_as = 'resolved' AND p_declared = 'on_time')::int,
+         (p_closed_as = 'resolved' AND p_declared = 'late')::int,
+         (p_closed_as = 'withdrawn')::int,
+         (p_closed_as = 'resolved' AND p_legal = 'late')::int,
+         (p_closed_as = 'resolved' AND p_legal = 'unknown')::int,
+         (p_closed_as = 'resolved' AND p_masked)::int, 0, 0, 0),
+        (CASE WHEN p_receipt < coalesce(least(p_close, p_due + 1), 'infinity') THEN p_receipt END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0),
+        (CASE WHEN p_receipt < coalesce(least(p_close, p_due + 1), 'infinity')
+              THEN least(p_close, p_due + 1) END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0),
+        (CASE WHEN greatest(p_receipt, p_due + 1) < coalesce(p_close, 'infinity')
+              THEN greatest(p_receipt, p_due + 1) END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0),
+        (CASE WHEN greatest(p_receipt, p_due + 1) < p_close THEN p_close END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0),
+        (CASE WHEN p_stops IS NULL AND greatest(p_receipt, p_legal_due + 1) < coalesce(p_close, 'infinity')
+              THEN greatest(p_receipt, p_legal_due + 1) END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1),
+        (CASE WHEN p_stops IS NULL AND greatest(p_receipt, p_legal_due + 1) < p_close
+              THEN p_close END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1)
+    ) e (day, received_online, received_offline, resolved_early, resolved_on_time,
+         resolved_late, withdrawn, resolved_late_legal, resolved_unknown_legal, masked_late,
+         pending_in_time, pending_overdue, pending_overdue_legal)
     WHERE e.day IS NOT NULL
+      AND (p_due IS NOT NULL OR e.pending_overdue = 0)
+      AND (p_legal_due IS NOT NULL OR e.pending_overdue_legal = 0)
+    UNION ALL
+    -- overdue by law, with supplements: the spans left between the stops
+    SELECT x.day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x.sign
+    FROM unnest(datemultirange(daterange(p_receipt, p_close) * daterange(p_legal_due + 1, NULL))
+                - p_stops) r
+    CROSS JOIN LATERAL (VALUES (lower(r), 1), (upper(r), -1)) x (day, sign)
+    WHERE p_stops IS NOT NULL AND p_legal_due IS NOT NULL AND x.day IS NOT NULL
 $$;
 
 -- A period's columns from two running sums of the events (arrays in the
@@ -138,7 +150,33 @@ $$;
 -- The facts of the dossiers of pg_temp.form06_scope (ma_ho_so, unit_code,
 -- home_month), at their home, into dw.form06_fact.
 CREATE OR REPLACE FUNCTION etl._form06_facts() RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- what the log and the supplements say, first, with their statistics:
+    -- the planner then joins them by hash for a bulk derivation and looks
+    -- them up for a night's few dossiers
+    DROP TABLE IF EXISTS pg_temp.form06_withdrawal, pg_temp.form06_stop;
+    -- a withdrawal closes on its first logged step 7
+    CREATE TEMP TABLE form06_withdrawal ON COMMIT DROP AS
+    SELECT s.ma_ho_so, min(s.done_at) AS at
+    FROM pg_temp.form06_scope t
+    JOIN dw.log_step s
+      ON s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code AND s.home_month = t.home_month
+    WHERE s.status = 7
+    GROUP BY s.ma_ho_so;
+    -- outstanding at the end of a day: requested on or before it, back after it
+    CREATE TEMP TABLE form06_stop ON COMMIT DROP AS
+    SELECT s.ma_ho_so,
+           range_agg(daterange(dw.local_date(s.requested_at),
+                               dw.local_date(s.returned_at))) AS stops
+    FROM pg_temp.form06_scope t
+    JOIN dw.supplement s
+      ON s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code AND s.home_month = t.home_month
+    WHERE s.returned_at IS NULL
+       OR dw.local_date(s.returned_at) > dw.local_date(s.requested_at)
+    GROUP BY s.ma_ho_so;
+    ANALYZE pg_temp.form06_withdrawal, pg_temp.form06_stop;
+
     INSERT INTO dw.form06_fact
     SELECT x.ma_ho_so, x.unit_code,
            coalesce(nullif(btrim(v.field_code), ''), '(không rõ)'),
@@ -157,26 +195,14 @@ LANGUAGE sql AS $$
            ON v.unit_code = d.unit_code AND v.procedure_code = d.procedure_code
           AND (v.updated_at <= d.received_at OR v.is_first)
           AND (v.valid_to > d.received_at OR v.valid_to IS NULL)
-    -- a withdrawal closes on its first logged step 7, else when last updated
-    LEFT JOIN LATERAL (
-        SELECT min(s.done_at) AS at
-        FROM dw.log_step s
-        WHERE x.class = 'withdrawn' AND s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code
-          AND s.home_month = t.home_month AND s.status = 7) w ON true
+    LEFT JOIN pg_temp.form06_withdrawal w ON w.ma_ho_so = t.ma_ho_so
+    LEFT JOIN pg_temp.form06_stop st ON st.ma_ho_so = t.ma_ho_so
     CROSS JOIN LATERAL (
         SELECT CASE x.class WHEN 'resolved' THEN x.finish_date
                             WHEN 'withdrawn' THEN dw.local_date(coalesce(w.at, d.updated_at))
                END AS day) c
-    -- outstanding at the end of a day: requested on or before it, back after it
-    LEFT JOIN LATERAL (
-        SELECT range_agg(daterange(dw.local_date(s.requested_at),
-                                   dw.local_date(s.returned_at))) AS stops
-        FROM dw.supplement s
-        WHERE s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code
-          AND s.home_month = t.home_month
-          AND (s.returned_at IS NULL
-               OR dw.local_date(s.returned_at) > dw.local_date(s.requested_at))) st ON true
-    WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL
+    WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
+END
 $$;
 
 -- The events of the facts of pg_temp.form06_scope, times p_sign, added to
@@ -281,40 +307,90 @@ LANGUAGE sql AS $$
             interval '1 month') g
     ), monthly AS (
         SELECT d.unit_code, d.field_code, dw.report_month(d.day) AS month,
-               sum(d.received_online) AS a1, sum(d.received_offline) AS a2,
-               sum(d.resolved_early) AS a3, sum(d.resolved_on_time) AS a4,
-               sum(d.resolved_late) AS a5, sum(d.withdrawn) AS a6,
-               sum(d.resolved_late_legal) AS a7, sum(d.resolved_unknown_legal) AS a8,
-               sum(d.masked_late) AS a9, sum(d.pending_in_time) AS a10,
-               sum(d.pending_overdue) AS a11, sum(d.pending_overdue_legal) AS a12
+               sum(d.received_online) AS m1,
+               sum(d.received_offline) AS m2,
+               sum(d.resolved_early) AS m3,
+               sum(d.resolved_on_time) AS m4,
+               sum(d.resolved_late) AS m5,
+               sum(d.withdrawn) AS m6,
+               sum(d.resolved_late_legal) AS m7,
+               sum(d.resolved_unknown_legal) AS m8,
+               sum(d.masked_late) AS m9,
+               sum(d.pending_in_time) AS m10,
+               sum(d.pending_overdue) AS m11,
+               sum(d.pending_overdue_legal) AS m12
         FROM pg_temp.form06_pair t
         JOIN dw.form06_day d USING (unit_code, field_code)
         GROUP BY 1, 2, 3
     ), running AS (
+        -- each month's events (m) and their running sums through it (t)
         SELECT t.unit_code, t.field_code, t.from_day, s.month,
-               ARRAY[sum(coalesce(m.a1, 0)) OVER w, sum(coalesce(m.a2, 0)) OVER w,
-                     sum(coalesce(m.a3, 0)) OVER w, sum(coalesce(m.a4, 0)) OVER w,
-                     sum(coalesce(m.a5, 0)) OVER w, sum(coalesce(m.a6, 0)) OVER w,
-                     sum(coalesce(m.a7, 0)) OVER w, sum(coalesce(m.a8, 0)) OVER w,
-                     sum(coalesce(m.a9, 0)) OVER w, sum(coalesce(m.a10, 0)) OVER w,
-                     sum(coalesce(m.a11, 0)) OVER w, sum(coalesce(m.a12, 0)) OVER w]::int[]
-                   AS through
+               coalesce(m.m1, 0) AS m1, coalesce(m.m2, 0) AS m2, coalesce(m.m3, 0) AS m3,
+               coalesce(m.m4, 0) AS m4, coalesce(m.m5, 0) AS m5, coalesce(m.m6, 0) AS m6,
+               coalesce(m.m7, 0) AS m7, coalesce(m.m8, 0) AS m8, coalesce(m.m9, 0) AS m9,
+               coalesce(m.m10, 0) AS m10, coalesce(m.m11, 0) AS m11, coalesce(m.m12, 0) AS m12,
+               sum(coalesce(m.m1, 0)) OVER w AS t1,
+               sum(coalesce(m.m2, 0)) OVER w AS t2,
+               sum(coalesce(m.m3, 0)) OVER w AS t3,
+               sum(coalesce(m.m4, 0)) OVER w AS t4,
+               sum(coalesce(m.m5, 0)) OVER w AS t5,
+               sum(coalesce(m.m6, 0)) OVER w AS t6,
+               sum(coalesce(m.m7, 0)) OVER w AS t7,
+               sum(coalesce(m.m8, 0)) OVER w AS t8,
+               sum(coalesce(m.m9, 0)) OVER w AS t9,
+               sum(coalesce(m.m10, 0)) OVER w AS t10,
+               sum(coalesce(m.m11, 0)) OVER w AS t11,
+               sum(coalesce(m.m12, 0)) OVER w AS t12
         FROM pg_temp.form06_pair t
         CROSS JOIN series s
         LEFT JOIN monthly m
                ON m.unit_code = t.unit_code AND m.field_code = t.field_code AND m.month = s.month
         WINDOW w AS (PARTITION BY t.unit_code, t.field_code ORDER BY s.month)
+    ), periods AS (
+        SELECT p.* FROM span CROSS JOIN LATERAL dw.report_periods(span.span_from, span.span_to) p
+    ), sums AS (
+        -- a period's running sums through its last month (u) and its
+        -- months' events (f): through the day before it, u - f
+        SELECT r.unit_code, r.field_code, p.period_kind, p.period_label, p.first_day,
+               p.last_day,
+               sum(r.t1) FILTER (WHERE r.month = p.last_month) AS u1,
+               sum(r.t2) FILTER (WHERE r.month = p.last_month) AS u2,
+               sum(r.t3) FILTER (WHERE r.month = p.last_month) AS u3,
+               sum(r.t4) FILTER (WHERE r.month = p.last_month) AS u4,
+               sum(r.t5) FILTER (WHERE r.month = p.last_month) AS u5,
+               sum(r.t6) FILTER (WHERE r.month = p.last_month) AS u6,
+               sum(r.t7) FILTER (WHERE r.month = p.last_month) AS u7,
+               sum(r.t8) FILTER (WHERE r.month = p.last_month) AS u8,
+               sum(r.t9) FILTER (WHERE r.month = p.last_month) AS u9,
+               sum(r.t10) FILTER (WHERE r.month = p.last_month) AS u10,
+               sum(r.t11) FILTER (WHERE r.month = p.last_month) AS u11,
+               sum(r.t12) FILTER (WHERE r.month = p.last_month) AS u12,
+               sum(r.m1) AS f1,
+               sum(r.m2) AS f2,
+               sum(r.m3) AS f3,
+               sum(r.m4) AS f4,
+               sum(r.m5) AS f5,
+               sum(r.m6) AS f6,
+               sum(r.m7) AS f7,
+               sum(r.m8) AS f8,
+               sum(r.m9) AS f9,
+               sum(r.m10) AS f10,
+               sum(r.m11) AS f11,
+               sum(r.m12) AS f12
+        FROM running r
+        CROSS JOIN (VALUES ('report_month'), ('report_quarter'), ('report_half'),
+                           ('report_year')) k (kind)
+        JOIN periods p
+          ON p.period_kind = k.kind AND p.first_month = dw.report_trunc(k.kind, r.month)
+        WHERE p.last_day >= r.from_day
+        GROUP BY r.unit_code, r.field_code, p.period_kind, p.period_label, p.first_day,
+                 p.last_day
     )
-    SELECT u.unit_code, u.field_code, p.period_kind, p.period_label, p.first_day, p.last_day,
+    SELECT s.unit_code, s.field_code, s.period_kind, s.period_label, s.first_day, s.last_day,
            c.*
-    FROM span
-    CROSS JOIN LATERAL dw.report_periods(span.span_from, span.span_to) p
-    JOIN running u ON u.month = p.last_month AND p.last_day >= u.from_day
-    LEFT JOIN running b
-           ON b.unit_code = u.unit_code AND b.field_code = u.field_code
-          AND b.month = (p.first_month - interval '1 month')::date
-    CROSS JOIN LATERAL dw.form06_columns(coalesce(b.through, array_fill(0, ARRAY[12])),
-                                         u.through) c
+    FROM sums s
+    CROSS JOIN LATERAL dw.form06_columns(ARRAY[(u1 - f1)::int, (u2 - f2)::int, (u3 - f3)::int, (u4 - f4)::int, (u5 - f5)::int, (u6 - f6)::int, (u7 - f7)::int, (u8 - f8)::int, (u9 - f9)::int, (u10 - f10)::int, (u11 - f11)::int, (u12 - f12)::int],
+                                         ARRAY[u1::int, u2::int, u3::int, u4::int, u5::int, u6::int, u7::int, u8::int, u9::int, u10::int, u11::int, u12::int]) c
     WHERE c.received_total <> 0 OR c.resolved_total <> 0 OR c.pending_total <> 0;
 $$;
 
@@ -340,6 +416,7 @@ $$;
 CREATE OR REPLACE FUNCTION etl._form06_derive(p_bulk boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
+    nestloop text := current_setting('enable_nestloop');
     old_from date;
     old_to   date;
     new_from date;
@@ -357,8 +434,11 @@ BEGIN
         TRUNCATE dw.form06_fact, dw.form06_day;
         INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM dw.dossier_key;
         ANALYZE pg_temp.form06_scope;
+        -- every dossier: hash joins, as etl._derive_all does
+        PERFORM set_config('enable_nestloop', 'off', true);
         PERFORM etl._form06_facts();
         PERFORM etl._form06_count(1);
+        PERFORM set_config('enable_nestloop', nestloop, true);
         -- as the incremental path leaves it: no row of zeros
         INSERT INTO dw.form06_day
         SELECT * FROM pg_temp.form06_delta d
@@ -386,7 +466,8 @@ BEGIN
            greatest((SELECT max(receipt_day) FROM dw.form06_fact),
                     (SELECT max(close_day) FROM dw.form06_fact))
     INTO new_from, new_to;
-    UPDATE dw.form06_state SET span_from = new_from, span_to = new_to;
+    INSERT INTO dw.form06_state (span_from, span_to) VALUES (new_from, new_to)
+    ON CONFLICT (id) DO UPDATE SET span_from = excluded.span_from, span_to = excluded.span_to;
 
     IF p_bulk OR dw.report_month(new_from) IS DISTINCT FROM dw.report_month(old_from)
               OR dw.report_month(new_to) IS DISTINCT FROM dw.report_month(old_to) THEN
