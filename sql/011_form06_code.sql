@@ -466,7 +466,11 @@ BEGIN
            greatest((SELECT max(receipt_day) FROM dw.form06_fact),
                     (SELECT max(close_day) FROM dw.form06_fact))
     INTO new_from, new_to;
-    INSERT INTO dw.form06_state (span_from, span_to) VALUES (new_from, new_to)
+    -- no received dossier, no span and no row (a warehouse without data
+    -- holds none)
+    DELETE FROM dw.form06_state WHERE new_from IS NULL;
+    INSERT INTO dw.form06_state (span_from, span_to)
+    SELECT new_from, new_to WHERE new_from IS NOT NULL
     ON CONFLICT (id) DO UPDATE SET span_from = excluded.span_from, span_to = excluded.span_to;
 
     IF p_bulk OR dw.report_month(new_from) IS DISTINCT FROM dw.report_month(old_from)
