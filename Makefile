@@ -13,7 +13,7 @@ CPPFLAGS += -D_GNU_SOURCE -DDATADIR='"$(PREFIX)/share/onestop-etl"' -I$(PG_INCLU
 CFLAGS  ?= -O2 -g
 SANFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fsanitize=float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow
-LIBS     = -lcurl -lcsv -lpq -lz -lpthread -lm
+LIBS     = -lcurl -lcsv -lpq -lxlsxwriter -lz -lpthread -lm
 
 SRC     := $(wildcard etl/*.c)
 LIBSRC  := $(filter-out etl/main.c,$(SRC))

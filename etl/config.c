@@ -30,6 +30,7 @@ enum section {
 	SEC_WAREHOUSE,
 	SEC_RULES,
 	SEC_EXTRACT,
+	SEC_REPORT,
 	SEC_SOURCE
 };
 enum key_type { K_STRING, K_PATH, K_LONG, K_INT, K_DOUBLE, K_TIME, K_LIST };
@@ -62,6 +63,9 @@ static const struct key_def keys[] = {
 	{ SEC_EXTRACT, "min_rejects", K_LONG, CFG(min_rejects), 0, LONG_MAX },
 	{ SEC_EXTRACT, "parallel", K_INT, CFG(parallel), 1, 64 },
 	{ SEC_EXTRACT, "personal_columns", K_LIST, CFG(personal_columns), 0, 0 },
+	/* [report]: the heading of form 06 (reports.md) */
+	{ SEC_REPORT, "reporting_body", K_STRING, CFG(reporting_body), 0, 0 },
+	{ SEC_REPORT, "recipient", K_STRING, CFG(recipient), 0, 0 },
 	{ SEC_SOURCE, "url", K_STRING, SRC(url), 0, 0 },
 	{ SEC_SOURCE, "token_file", K_PATH, SRC(token_file), 0, 0 },
 	{ SEC_SOURCE, "token_env", K_STRING, SRC(token_env), 0, 0 },
@@ -96,6 +100,7 @@ static const char *const section_names[] = {
 	[SEC_WAREHOUSE] = "warehouse",
 	[SEC_RULES] = "rules",
 	[SEC_EXTRACT] = "extract",
+	[SEC_REPORT] = "report",
 	[SEC_SOURCE] = "source",
 };
 
@@ -834,6 +839,8 @@ void config_release(struct config *cfg)
 	free(cfg->calendar);
 	free(cfg->profiles);
 	free_list(cfg->personal_columns);
+	free(cfg->reporting_body);
+	free(cfg->recipient);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

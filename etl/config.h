@@ -69,6 +69,10 @@ struct config {
 	long min_rejects;
 	int parallel;
 	char **personal_columns; /* NULL-terminated, never NULL itself */
+	/* [report]: form 06's "Đơn vị báo cáo" (province-wide) and "Đơn vị
+	 * nhận báo cáo"; NULL or "" when not set */
+	char *reporting_body;
+	char *recipient;
 	struct source_cfg *sources;
 	size_t nsources;
 };

@@ -6,6 +6,7 @@
 #include "calendar.h"
 #include "config.h"
 #include "exports.h"
+#include "form06.h"
 #include "http.h"
 #include "log.h"
 #include "page.h"
@@ -1240,6 +1241,75 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_form06(struct globals *g, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "period", required_argument, NULL, 'P' },
+		{ "calendar", no_argument, NULL, 'c' },
+		{ "from", required_argument, NULL, 'F' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "unit", required_argument, NULL, 'u' },
+		{ "subtree", no_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct form06_request req = { .format = "table" };
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'P')
+			req.period = optarg;
+		else if (c == 'c')
+			req.calendar = true;
+		else if (c == 'F')
+			req.from = optarg;
+		else if (c == 'T')
+			req.to = optarg;
+		else if (c == 'u')
+			req.unit = optarg;
+		else if (c == 's')
+			req.subtree = true;
+		else if (c == 'f')
+			req.format = optarg;
+		else if (c == 'o')
+			req.out = optarg;
+		else
+			return usage_error("form06", "bad option");
+	}
+	if (optind < argc)
+		return usage_error("form06", "unexpected argument '%s'", argv[optind]);
+	struct form06_period period;
+	struct buf err;
+	buf_init(&err, ERR_CAP);
+	int rc = 0;
+	if (form06_parse(&req, &period, &err) < 0)
+		rc = usage_error("form06", "%s", buf_str(&err));
+	else if (load_config(g) < 0)
+		rc = EXIT_USAGE;
+	buf_release(&err);
+	if (rc)
+		return rc;
+	req.reporting_body = g->cfg.reporting_body;
+	req.recipient = g->cfg.recipient;
+	PGconn *conn = connect_reader(g);
+	if (!conn)
+		return EXIT_WAREHOUSE;
+	struct form06_report rep;
+	int read = form06_read(conn, &req, &period, &rep);
+	rc = read < 0 ? EXIT_WAREHOUSE : read > 0 ? EXIT_USAGE : 0;
+	pg_close(conn);
+	buf_init(&err, ERR_CAP);
+	if (rc == 0 && form06_output(&rep, &req, &err) < 0) {
+		log_error(NULL, NULL, "%s", buf_str(&err));
+		rc = EXIT_OUTPUT;
+	} else if (rc == 0 && req.out) {
+		log_info(NULL, NULL, "wrote '%s'", req.out);
+	}
+	buf_release(&err);
+	form06_release(&rep);
+	return rc;
+}
+
 static const struct command commands[] = {
 	{ "run", cmd_run, "run [--source NAME]... [--since T] [--until T] [--full] [--no-wait]",
 	  "Extract every entity changed since each source's watermark (minus lookback),\n"
@@ -1274,6 +1344,15 @@ static const struct command commands[] = {
 	  "(default: the current year); --profile defaults to every profile.\n" },
 	{ "report", cmd_report, "report --period P [--profile P] [--unit CODE] --out FILE.html",
 	  "Write the scorecard as one self-contained HTML page.\n" },
+	{ "form06", cmd_form06,
+	  "form06 (--period P [--calendar] | --from DATE --to DATE) [--unit CODE [--subtree]]\n"
+	  "                   [--format table|csv|xlsx] [--out FILE]",
+	  "The periodic report on dossier processing (Biểu số 06/VPCP/KSTT). --period is\n"
+	  "a report period of Decree 09/2019, the 15th to the 14th: 2021-03, 2021-Q1,\n"
+	  "2021-H1, 2021; with --calendar the calendar period of that name. --from and\n"
+	  "--to (yyyy-mm-dd, both included) take any days. Without --unit every unit,\n"
+	  "grouped by level; --subtree sums the unit and its descendants. xlsx is the\n"
+	  "official workbook and needs --out. --units (by current unit) is not there yet.\n" },
 	{ "migrate", cmd_migrate, "migrate",
 	  "Create or upgrade the warehouse schema; safe to run every time.\n" },
 	{ "check-config", cmd_check_config, "check-config",
@@ -1297,7 +1376,7 @@ static void print_usage(FILE *out)
 		     "/etc/onestop-etl/onestop-etl.conf. Exit codes: 0 success, 1 a source failed,\n"
 		     "2 usage or configuration error, 3 warehouse unreachable or wrong schema\n"
 		     "version, 4 another run holds the lock (--no-wait, or lock_wait passed),\n"
-		     "5 an output file (report --out) cannot be written.\n");
+		     "5 an output file (report or form06 --out) cannot be written.\n");
 }
 
 int main(int argc, char **argv)

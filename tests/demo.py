@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make demo: a local PostgreSQL cluster (kept in var/demo, reused next
 time), the simulator serving a year of the sample province (Sở GDĐT Sóc
-Trăng and its district offices), the nightly job, and the scorecard."""
+Trăng and its district offices), the nightly job, the scorecard, and form 06
+of the last full report quarter as the workbook an office sends."""
 import os
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def main():
     os.chmod(token, 0o600)
     conf = harness.write_config(os.path.join(VAR, "onestop-etl.conf"), pg.dsn("onestop"),
                                 [("soctrang-sgddt", sim.url,
-                                  {"token_file": token, "page_size": 2000})])
+                                  {"token_file": token, "page_size": 2000})],
+                                "[report]\nrecipient = Văn phòng UBND tỉnh Sóc Trăng")
     env = dict(os.environ)
 
     def etl(*args):
@@ -72,8 +74,19 @@ def main():
     print()
     report = os.path.join(VAR, "report-2021.html")
     etl("report", "--period", "2021", "--out", report)
+    # the last report quarter (15th to 14th) that ended within the data
+    quarter = pg.psql("onestop", """
+        SELECT p.period_label FROM dw.form06_state s,
+               dw.report_periods(s.span_from, s.span_to) p
+        WHERE p.period_kind = 'report_quarter' AND p.last_day <= s.span_to
+        ORDER BY p.last_day DESC LIMIT 1""").strip()
+    workbook = os.path.join(VAR, f"form06-{quarter}.xlsx")
+    if quarter:
+        etl("form06", "--period", quarter, "--format", "xlsx", "--out", workbook)
     sim.stop()
     print(f"The scorecard as a page: {report} (open it in a browser; prints to PDF)")
+    if quarter:
+        print(f"Form 06 of report quarter {quarter}: {workbook} (the official workbook)")
     print(f"The warehouse stays up: psql -h {pg.sock} -p {pg.port} -U postgres onestop")
     print(f"Configuration: {conf}\n")
     etl("score", "--profile", "kh49-2021", "--period", "2021")

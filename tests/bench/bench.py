@@ -383,7 +383,7 @@ def check_run(cluster, db, mode, expect):
 
 
 def measure_bi(cluster, db, repeat):
-    """Median ms of the two BI queries, psql \\timing, one session."""
+    """Median ms of the BI queries, psql \\timing, one session."""
     year = "2021-01-01"
     queries = {
         "compliance_total": "SELECT * FROM mart.compliance_total WHERE period_kind = 'year'"
@@ -391,6 +391,9 @@ def measure_bi(cluster, db, repeat):
         "unit_kpi": "SELECT * FROM mart.unit_kpi WHERE unit_code = '%s' AND period_start"
                     " >= DATE '%s' AND period_start < DATE '%s' + interval '1 year'"
                     % (BI_UNIT, year, year),
+        # form 06 of the province for report year 2021, every unit and field
+        "form06": "SELECT * FROM mart.form06 WHERE period_kind = 'report_year'"
+                  " AND period_label = '2021'",
     }
     res = {}
     for name, sql in queries.items():
@@ -601,9 +604,12 @@ class Bench:
         bi = measure_bi(c, "onestop", self.a.bi_repeat)
         fig["bi_compliance_total_ms"], n1 = bi["compliance_total"]
         fig["bi_unit_kpi_ms"], n2 = bi["unit_kpi"]
+        fig["bi_form06_ms"], n3 = bi["form06"]
         say("bench: BI: compliance_total, a year, all units: %.2f ms (%d rows);"
-            " unit_kpi, one unit, a year: %.2f ms (%d rows)"
-            % (fig["bi_compliance_total_ms"], n1, fig["bi_unit_kpi_ms"], n2))
+            " unit_kpi, one unit, a year: %.2f ms (%d rows);"
+            " form06, the province, report year 2021: %.2f ms (%d rows)"
+            % (fig["bi_compliance_total_ms"], n1, fig["bi_unit_kpi_ms"], n2,
+               fig["bi_form06_ms"], n3))
         fig["db_mb"] = round(int(c.psql("onestop", "SELECT pg_database_size('onestop')")) / 1e6)
 
     def stage_files(self):
@@ -735,7 +741,7 @@ COLUMNS = ["date", "dossiers", "rows_hoso", "rows_quatrinh", "rows_bosung", "pag
            "bi_compliance_total_ms", "bi_unit_kpi_ms", "db_mb", "total_s", "loadavg",
            "commit", "failed", "files_mb", "files_floor_s", "files_floor_log_s", "files_load_s",
            "files_rss_kib", "ratio_files_floor", "pgloader_s", "pgloader_rss_kib",
-           "ratio_pgloader_floor", "pgloader_note"]
+           "ratio_pgloader_floor", "pgloader_note", "bi_form06_ms"]
 
 
 def fmt(fig, key, spec, unit=""):
@@ -784,6 +790,8 @@ def report(fig, a):
     say("  BI compliance_total%10s   (target < 50 ms)"
         % fmt(fig, "bi_compliance_total_ms", "%.2f", " ms"))
     say("  BI unit_kpi        %10s   (target < 50 ms)" % fmt(fig, "bi_unit_kpi_ms", "%.2f", " ms"))
+    say("  BI form06          %10s   (report year, the province; target < 50 ms)"
+        % fmt(fig, "bi_form06_ms", "%.2f", " ms"))
     say("  whole bench        %10s   (load average %.1f at the end: other work on"
         " the machine skews every figure)" % (fmt(fig, "total_s", "%d", " s"), fig["loadavg"]))
     if a.profile:

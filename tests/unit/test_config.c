@@ -44,6 +44,9 @@ static void test_good_file(void)
 		"[extract]\n"
 		"lookback = 7200\n"
 		"personal_columns = HoTenNguoiNop, CCCD\n"
+		"[report]\n"
+		"reporting_body = Sở Giáo dục và Đào tạo ; the form's heading\n"
+		"recipient =\n"
 		"[source a-1]\n"
 		"url = http://127.0.0.1:9/api\n"
 		"token_file = tok\n"
@@ -58,6 +61,8 @@ static void test_good_file(void)
 	CHECK_STR(cfg.personal_columns[0], "HoTenNguoiNop");
 	CHECK_STR(cfg.personal_columns[1], "CCCD");
 	CHECK(cfg.personal_columns[2] == NULL);
+	CHECK_STR(cfg.reporting_body, "Sở Giáo dục và Đào tạo");
+	CHECK(cfg.recipient == NULL); /* empty: unset */
 	CHECK_INT((long long)cfg.nsources, 1);
 	CHECK_STR(cfg.sources[0].token, "s3cret");
 	CHECK_INT(cfg.sources[0].retries, 2);
@@ -278,7 +283,7 @@ static void test_wrong_section_and_key_names(void)
 		"url = http://127.0.0.1:9\n"
 		"page_sise = 100\n"               /* line 11 */
 		"colour = blue\n"                 /* line 12: near nothing */
-		"[report]\n"                      /* line 13: near nothing */
+		"[printer]\n"                     /* line 13: near nothing */
 		"recipient = x\n"
 		"[source]\n"                      /* line 15 */
 		"url = http://127.0.0.1:9\n"
@@ -292,7 +297,7 @@ static void test_wrong_section_and_key_names(void)
 		  "PATH:7: unknown section '[sourse a]'; did you mean '[source a]'?\n"
 		  "PATH:11: unknown key 'page_sise' in [source b]; did you mean 'page_size'?\n"
 		  "PATH:12: unknown key 'colour' in [source b]\n"
-		  "PATH:13: unknown section '[report]'\n"
+		  "PATH:13: unknown section '[printer]'\n"
 		  "PATH:15: section '[source]' needs a name: '[source NAME]'\n"
 		  "PATH:17: bad section header '[rules'\n");
 	CHECK_INT(cfg.lookback, 3600); /* untouched by the skipped and the misplaced */

@@ -1,0 +1,662 @@
+-- 011: form 06 (reports.md, "Report periods" and "Form 06"): the functions
+-- and views over the state of 010.  Everything here is CREATE OR REPLACE,
+-- so the file can be applied again (issue 16's sql/code/).
+--
+-- One rule, two readers:
+--   dw.form06_events   what one dossier counts as: signed events on days
+--   dw.form06_columns  a period's columns from two running sums of the
+--                      events, through the day before its first day and
+--                      through its last day
+-- mart.form06 (report periods, kept by every load) and mart.form06_range
+-- (any range of days, computed when asked) both go through these two.
+SET check_function_bodies = off;
+
+-- ------------------------------------------------------- report periods
+
+-- The report month (Decree 09/2019: the 15th of the month before to the
+-- 14th) holding d, named by the first day of its calendar month: 15 Feb -
+-- 14 Mar 2021 is 2021-03-01.
+CREATE OR REPLACE FUNCTION dw.report_month(d date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT (date_trunc('month', d - 14) + interval '1 month')::date $$;
+
+-- The first report month of the period of a kind holding report month m.
+CREATE OR REPLACE FUNCTION dw.report_trunc(kind text, m date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE kind
+               WHEN 'report_month' THEN m
+               WHEN 'report_quarter' THEN date_trunc('quarter', m)::date
+               WHEN 'report_half' THEN make_date(extract(year FROM m)::int,
+                                                 CASE WHEN extract(month FROM m) <= 6
+                                                      THEN 1 ELSE 7 END, 1)
+               WHEN 'report_year' THEN date_trunc('year', m)::date
+           END
+$$;
+
+-- Every report period of every kind from the one holding p_from to the one
+-- holding p_to, with its first and last report month; none when either is
+-- NULL.
+CREATE OR REPLACE FUNCTION dw.report_periods(p_from date, p_to date)
+RETURNS TABLE (period_kind text, period_label text, first_day date, last_day date,
+               first_month date, last_month date)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT k.kind,
+           CASE k.kind
+               WHEN 'report_month' THEN to_char(g, 'YYYY-MM')
+               WHEN 'report_quarter' THEN to_char(g, 'YYYY-"Q"Q')
+               WHEN 'report_half' THEN to_char(g, 'YYYY-"H"')
+                                       || CASE WHEN extract(month FROM g) <= 6 THEN '1' ELSE '2' END
+               ELSE to_char(g, 'YYYY') END,
+           (g - interval '1 month' + interval '14 days')::date,
+           (g + k.step - interval '1 month' + interval '13 days')::date,
+           g::date,
+           (g + k.step - interval '1 month')::date
+    FROM (VALUES ('report_month', interval '1 month'), ('report_quarter', interval '3 months'),
+                 ('report_half', interval '6 months'), ('report_year', interval '1 year'))
+         k (kind, step)
+    CROSS JOIN LATERAL generate_series(dw.report_trunc(k.kind, dw.report_month(p_from)),
+                                       dw.report_trunc(k.kind, dw.report_month(p_to)),
+                                       k.step) g
+    WHERE p_from IS NOT NULL AND p_to IS NOT NULL
+$$;
+
+-- ------------------------------------------------------------- the rule
+
+-- What one dossier counts as, as events on days.  Flows on their day: the
+-- receipt (online, or in person and by post), the closing (by declared
+-- outcome, withdrawn; the legal columns).  Stocks as spans of days at
+-- whose end the dossier is held: +1 on a span's first day, -1 on the day
+-- after its last.  Held = received and not closed by the end of the day;
+-- in time while the day is not after NgayHenTra, overdue after it;
+-- overdue by law after legal_due_date, except on days a supplement is
+-- outstanding.
+CREATE OR REPLACE FUNCTION dw.form06_events(p_receipt date, p_close date, p_channel smallint,
+                                            p_closed_as text, p_declared text, p_legal text,
+                                            p_masked boolean, p_due date, p_legal_due date,
+                                            p_stops datemultirange)
+RETURNS TABLE (day date, received_online int, received_offline int, resolved_early int,
+               resolved_on_time int, resolved_late int, withdrawn int,
+               resolved_late_legal int, resolved_unknown_legal int, masked_late int,
+               pending_in_time int, pending_overdue int, pending_overdue_legal int)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- held = [receipt, close); in time = held before due + 1; overdue =
+    -- held from due + 1; overdue by law = held from legal due + 1, less
+    -- the stops (a span is kept only if it holds a day)
+    SELECT e.* FROM (VALUES
+        (p_receipt, (p_channel = 2)::int, (p_channel <> 2)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        (p_close, 0, 0,
+         (p_closed_as = 'resolved' AND p_declared = 'early')::int,
+         (p_closed_as = 'resolved' AND p_declared = 'on_time')::int,
+         (p_closed_as = 'resolved' AND p_declared = 'late')::int,
+         (p_closed_as = 'withdrawn')::int,
+         (p_closed_as = 'resolved' AND p_legal = 'late')::int,
+         (p_closed_as = 'resolved' AND p_legal = 'unknown')::int,
+         (p_closed_as = 'resolved' AND p_masked)::int, 0, 0, 0),
+        (CASE WHEN p_receipt < coalesce(least(p_close, p_due + 1), 'infinity') THEN p_receipt END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0),
+        (CASE WHEN p_receipt < coalesce(least(p_close, p_due + 1), 'infinity')
+              THEN least(p_close, p_due + 1) END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0),
+        (CASE WHEN greatest(p_receipt, p_due + 1) < coalesce(p_close, 'infinity')
+              THEN greatest(p_receipt, p_due + 1) END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0),
+        (CASE WHEN greatest(p_receipt, p_due + 1) < p_close THEN p_close END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, 0),
+        (CASE WHEN p_stops IS NULL AND greatest(p_receipt, p_legal_due + 1) < coalesce(p_close, 'infinity')
+              THEN greatest(p_receipt, p_legal_due + 1) END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1),
+        (CASE WHEN p_stops IS NULL AND greatest(p_receipt, p_legal_due + 1) < p_close
+              THEN p_close END,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1)
+    ) e (day, received_online, received_offline, resolved_early, resolved_on_time,
+         resolved_late, withdrawn, resolved_late_legal, resolved_unknown_legal, masked_late,
+         pending_in_time, pending_overdue, pending_overdue_legal)
+    WHERE e.day IS NOT NULL
+      AND (p_due IS NOT NULL OR e.pending_overdue = 0)
+      AND (p_legal_due IS NOT NULL OR e.pending_overdue_legal = 0)
+    UNION ALL
+    -- overdue by law, with supplements: the spans left between the stops
+    SELECT x.day, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x.sign
+    FROM unnest(datemultirange(daterange(p_receipt, p_close) * daterange(p_legal_due + 1, NULL))
+                - p_stops) r
+    CROSS JOIN LATERAL (VALUES (lower(r), 1), (upper(r), -1)) x (day, sign)
+    WHERE p_stops IS NOT NULL AND p_legal_due IS NOT NULL AND x.day IS NOT NULL
+$$;
+
+-- A period's columns from two running sums of the events (arrays in the
+-- order of dw.form06_events' columns after day): b through the day before
+-- its first day, u through its last day.  Flows are u - b; what was held at
+-- the end of the day before is carried over, what is held at the end of
+-- the last day is pending.  So col 3 = col 7 + col 11 for every period,
+-- and a period's col 11 is the next one's col 6.
+CREATE OR REPLACE FUNCTION dw.form06_columns(b int[], u int[],
+    OUT received_total int, OUT received_online int, OUT received_offline int,
+    OUT carried_over int, OUT resolved_total int, OUT resolved_early int,
+    OUT resolved_on_time int, OUT resolved_late int, OUT pending_total int,
+    OUT pending_in_time int, OUT pending_overdue int, OUT of_which_withdrawn int,
+    OUT resolved_late_legal int, OUT resolved_unknown_legal int, OUT masked_late int,
+    OUT pending_overdue_legal int)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (u[1] - b[1]) + (u[2] - b[2]) + (b[10] + b[11]),
+           u[1] - b[1], u[2] - b[2], b[10] + b[11],
+           (u[3] - b[3]) + (u[4] - b[4]) + (u[6] - b[6]) + (u[5] - b[5]),
+           u[3] - b[3], (u[4] - b[4]) + (u[6] - b[6]), u[5] - b[5],
+           u[10] + u[11], u[10], u[11],
+           u[6] - b[6], u[7] - b[7], u[8] - b[8], u[9] - b[9], u[12]
+$$;
+
+-- ------------------------------------------------------- the dossiers
+
+-- The facts of the dossiers of pg_temp.form06_scope (ma_ho_so, unit_code,
+-- home_month), at their home, into dw.form06_fact.
+CREATE OR REPLACE FUNCTION etl._form06_facts() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- what the log and the supplements say, first, with their statistics:
+    -- the planner then joins them by hash for a bulk derivation and looks
+    -- them up for a night's few dossiers
+    DROP TABLE IF EXISTS pg_temp.form06_withdrawal, pg_temp.form06_stop;
+    -- a withdrawal closes on its first logged step 7
+    CREATE TEMP TABLE form06_withdrawal ON COMMIT DROP AS
+    SELECT s.ma_ho_so, min(s.done_at) AS at
+    FROM pg_temp.form06_scope t
+    JOIN dw.log_step s
+      ON s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code AND s.home_month = t.home_month
+    WHERE s.status = 7
+    GROUP BY s.ma_ho_so;
+    -- outstanding at the end of a day: requested on or before it, back after it
+    CREATE TEMP TABLE form06_stop ON COMMIT DROP AS
+    SELECT s.ma_ho_so,
+           range_agg(daterange(dw.local_date(s.requested_at),
+                               dw.local_date(s.returned_at))) AS stops
+    FROM pg_temp.form06_scope t
+    JOIN dw.supplement s
+      ON s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code AND s.home_month = t.home_month
+    WHERE s.returned_at IS NULL
+       OR dw.local_date(s.returned_at) > dw.local_date(s.requested_at)
+    GROUP BY s.ma_ho_so;
+    ANALYZE pg_temp.form06_withdrawal, pg_temp.form06_stop;
+
+    INSERT INTO dw.form06_fact
+    SELECT x.ma_ho_so, x.unit_code,
+           coalesce(nullif(btrim(v.field_code), ''), '(không rõ)'),
+           d.channel, x.receipt_date,
+           CASE WHEN c.day IS NOT NULL THEN greatest(c.day, x.receipt_date) END,
+           CASE WHEN c.day IS NOT NULL THEN x.class END,
+           x.declared_outcome, x.legal_outcome, x.masked_late,
+           dw.local_date(d.due_at), x.legal_due_date, st.stops
+    FROM pg_temp.form06_scope t
+    JOIN dw.dossier_derived x
+      ON x.ma_ho_so = t.ma_ho_so AND x.unit_code = t.unit_code AND x.home_month = t.home_month
+    JOIN dw.dossier d
+      ON d.ma_ho_so = t.ma_ho_so AND d.unit_code = t.unit_code AND d.home_month = t.home_month
+    -- the catalogue version in force at receipt, else the earliest
+    LEFT JOIN dw.procedure_version v
+           ON v.unit_code = d.unit_code AND v.procedure_code = d.procedure_code
+          AND (v.updated_at <= d.received_at OR v.is_first)
+          AND (v.valid_to > d.received_at OR v.valid_to IS NULL)
+    LEFT JOIN pg_temp.form06_withdrawal w ON w.ma_ho_so = t.ma_ho_so
+    LEFT JOIN pg_temp.form06_stop st ON st.ma_ho_so = t.ma_ho_so
+    CROSS JOIN LATERAL (
+        SELECT CASE x.class WHEN 'resolved' THEN x.finish_date
+                            WHEN 'withdrawn' THEN dw.local_date(coalesce(w.at, d.updated_at))
+               END AS day) c
+    WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
+END
+$$;
+
+-- The events of the facts of pg_temp.form06_scope, times p_sign, added to
+-- pg_temp.form06_delta.
+CREATE OR REPLACE FUNCTION etl._form06_count(p_sign int) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO pg_temp.form06_delta
+    SELECT f.unit_code, f.field_code, e.day,
+           p_sign * sum(e.received_online), p_sign * sum(e.received_offline),
+           p_sign * sum(e.resolved_early), p_sign * sum(e.resolved_on_time),
+           p_sign * sum(e.resolved_late), p_sign * sum(e.withdrawn),
+           p_sign * sum(e.resolved_late_legal), p_sign * sum(e.resolved_unknown_legal),
+           p_sign * sum(e.masked_late), p_sign * sum(e.pending_in_time),
+           p_sign * sum(e.pending_overdue), p_sign * sum(e.pending_overdue_legal)
+    FROM pg_temp.form06_scope t
+    JOIN dw.form06_fact f USING (ma_ho_so)
+    CROSS JOIN LATERAL dw.form06_events(f.receipt_day, f.close_day, f.channel, f.closed_as,
+                                        f.declared_outcome, f.legal_outcome, f.masked_late,
+                                        f.due_day, f.legal_due_date, f.legal_stops) e
+    GROUP BY f.unit_code, f.field_code, e.day
+$$;
+
+-- The deltas added to dw.form06_day; rows left all zero go.  Fills
+-- pg_temp.form06_pair with each unit and field that changed and the first
+-- day it changed on.
+CREATE OR REPLACE FUNCTION etl._form06_apply() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.form06_net;
+    CREATE TEMP TABLE form06_net ON COMMIT DROP AS
+    SELECT unit_code, field_code, day,
+           sum(received_online)::int AS received_online, sum(received_offline)::int AS received_offline,
+           sum(resolved_early)::int AS resolved_early, sum(resolved_on_time)::int AS resolved_on_time,
+           sum(resolved_late)::int AS resolved_late, sum(withdrawn)::int AS withdrawn,
+           sum(resolved_late_legal)::int AS resolved_late_legal,
+           sum(resolved_unknown_legal)::int AS resolved_unknown_legal,
+           sum(masked_late)::int AS masked_late, sum(pending_in_time)::int AS pending_in_time,
+           sum(pending_overdue)::int AS pending_overdue,
+           sum(pending_overdue_legal)::int AS pending_overdue_legal
+    FROM pg_temp.form06_delta
+    GROUP BY unit_code, field_code, day;
+
+    INSERT INTO dw.form06_day AS o
+    SELECT * FROM pg_temp.form06_net n
+    WHERE (n.received_online, n.received_offline, n.resolved_early, n.resolved_on_time,
+           n.resolved_late, n.withdrawn, n.resolved_late_legal, n.resolved_unknown_legal,
+           n.masked_late, n.pending_in_time, n.pending_overdue, n.pending_overdue_legal)
+          <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    ON CONFLICT (unit_code, field_code, day) DO UPDATE SET
+        received_online = o.received_online + excluded.received_online,
+        received_offline = o.received_offline + excluded.received_offline,
+        resolved_early = o.resolved_early + excluded.resolved_early,
+        resolved_on_time = o.resolved_on_time + excluded.resolved_on_time,
+        resolved_late = o.resolved_late + excluded.resolved_late,
+        withdrawn = o.withdrawn + excluded.withdrawn,
+        resolved_late_legal = o.resolved_late_legal + excluded.resolved_late_legal,
+        resolved_unknown_legal = o.resolved_unknown_legal + excluded.resolved_unknown_legal,
+        masked_late = o.masked_late + excluded.masked_late,
+        pending_in_time = o.pending_in_time + excluded.pending_in_time,
+        pending_overdue = o.pending_overdue + excluded.pending_overdue,
+        pending_overdue_legal = o.pending_overdue_legal + excluded.pending_overdue_legal;
+
+    DELETE FROM dw.form06_day o USING pg_temp.form06_net n
+    WHERE o.unit_code = n.unit_code AND o.field_code = n.field_code AND o.day = n.day
+      AND (o.received_online, o.received_offline, o.resolved_early, o.resolved_on_time,
+           o.resolved_late, o.withdrawn, o.resolved_late_legal, o.resolved_unknown_legal,
+           o.masked_late, o.pending_in_time, o.pending_overdue, o.pending_overdue_legal)
+          = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    INSERT INTO pg_temp.form06_pair
+    SELECT unit_code, field_code, min(day)
+    FROM pg_temp.form06_net
+    WHERE (received_online, received_offline, resolved_early, resolved_on_time,
+           resolved_late, withdrawn, resolved_late_legal, resolved_unknown_legal,
+           masked_late, pending_in_time, pending_overdue, pending_overdue_legal)
+          <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    GROUP BY unit_code, field_code;
+
+    DROP TABLE pg_temp.form06_net;
+END
+$$;
+
+-- ------------------------------------------------------ the report rows
+
+-- The rows of dw.form06_period of the units and fields of
+-- pg_temp.form06_pair, for the periods ending on or after each one's
+-- from_day: the running sums of their events at the end of every report
+-- month of the span's report years, taken at each period's edges.
+CREATE OR REPLACE FUNCTION etl._form06_build() RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM dw.form06_period p USING pg_temp.form06_pair t
+    WHERE p.unit_code = t.unit_code AND p.field_code = t.field_code AND p.last_day >= t.from_day;
+
+    INSERT INTO dw.form06_period
+    WITH span AS (
+        SELECT span_from, span_to FROM dw.form06_state WHERE span_from IS NOT NULL
+    ), series AS (
+        SELECT g::date AS month
+        FROM span CROSS JOIN LATERAL generate_series(
+            dw.report_trunc('report_year', dw.report_month(span_from)),
+            dw.report_trunc('report_year', dw.report_month(span_to)) + interval '11 months',
+            interval '1 month') g
+    ), monthly AS (
+        SELECT d.unit_code, d.field_code, dw.report_month(d.day) AS month,
+               sum(d.received_online) AS m1,
+               sum(d.received_offline) AS m2,
+               sum(d.resolved_early) AS m3,
+               sum(d.resolved_on_time) AS m4,
+               sum(d.resolved_late) AS m5,
+               sum(d.withdrawn) AS m6,
+               sum(d.resolved_late_legal) AS m7,
+               sum(d.resolved_unknown_legal) AS m8,
+               sum(d.masked_late) AS m9,
+               sum(d.pending_in_time) AS m10,
+               sum(d.pending_overdue) AS m11,
+               sum(d.pending_overdue_legal) AS m12
+        FROM pg_temp.form06_pair t
+        JOIN dw.form06_day d USING (unit_code, field_code)
+        GROUP BY 1, 2, 3
+    ), running AS (
+        -- each month's events (m) and their running sums through it (t)
+        SELECT t.unit_code, t.field_code, t.from_day, s.month,
+               coalesce(m.m1, 0) AS m1, coalesce(m.m2, 0) AS m2, coalesce(m.m3, 0) AS m3,
+               coalesce(m.m4, 0) AS m4, coalesce(m.m5, 0) AS m5, coalesce(m.m6, 0) AS m6,
+               coalesce(m.m7, 0) AS m7, coalesce(m.m8, 0) AS m8, coalesce(m.m9, 0) AS m9,
+               coalesce(m.m10, 0) AS m10, coalesce(m.m11, 0) AS m11, coalesce(m.m12, 0) AS m12,
+               sum(coalesce(m.m1, 0)) OVER w AS t1,
+               sum(coalesce(m.m2, 0)) OVER w AS t2,
+               sum(coalesce(m.m3, 0)) OVER w AS t3,
+               sum(coalesce(m.m4, 0)) OVER w AS t4,
+               sum(coalesce(m.m5, 0)) OVER w AS t5,
+               sum(coalesce(m.m6, 0)) OVER w AS t6,
+               sum(coalesce(m.m7, 0)) OVER w AS t7,
+               sum(coalesce(m.m8, 0)) OVER w AS t8,
+               sum(coalesce(m.m9, 0)) OVER w AS t9,
+               sum(coalesce(m.m10, 0)) OVER w AS t10,
+               sum(coalesce(m.m11, 0)) OVER w AS t11,
+               sum(coalesce(m.m12, 0)) OVER w AS t12
+        FROM pg_temp.form06_pair t
+        CROSS JOIN series s
+        LEFT JOIN monthly m
+               ON m.unit_code = t.unit_code AND m.field_code = t.field_code AND m.month = s.month
+        WINDOW w AS (PARTITION BY t.unit_code, t.field_code ORDER BY s.month)
+    ), periods AS (
+        SELECT p.* FROM span CROSS JOIN LATERAL dw.report_periods(span.span_from, span.span_to) p
+    ), sums AS (
+        -- a period's running sums through its last month (u) and its
+        -- months' events (f): through the day before it, u - f
+        SELECT r.unit_code, r.field_code, p.period_kind, p.period_label, p.first_day,
+               p.last_day,
+               sum(r.t1) FILTER (WHERE r.month = p.last_month) AS u1,
+               sum(r.t2) FILTER (WHERE r.month = p.last_month) AS u2,
+               sum(r.t3) FILTER (WHERE r.month = p.last_month) AS u3,
+               sum(r.t4) FILTER (WHERE r.month = p.last_month) AS u4,
+               sum(r.t5) FILTER (WHERE r.month = p.last_month) AS u5,
+               sum(r.t6) FILTER (WHERE r.month = p.last_month) AS u6,
+               sum(r.t7) FILTER (WHERE r.month = p.last_month) AS u7,
+               sum(r.t8) FILTER (WHERE r.month = p.last_month) AS u8,
+               sum(r.t9) FILTER (WHERE r.month = p.last_month) AS u9,
+               sum(r.t10) FILTER (WHERE r.month = p.last_month) AS u10,
+               sum(r.t11) FILTER (WHERE r.month = p.last_month) AS u11,
+               sum(r.t12) FILTER (WHERE r.month = p.last_month) AS u12,
+               sum(r.m1) AS f1,
+               sum(r.m2) AS f2,
+               sum(r.m3) AS f3,
+               sum(r.m4) AS f4,
+               sum(r.m5) AS f5,
+               sum(r.m6) AS f6,
+               sum(r.m7) AS f7,
+               sum(r.m8) AS f8,
+               sum(r.m9) AS f9,
+               sum(r.m10) AS f10,
+               sum(r.m11) AS f11,
+               sum(r.m12) AS f12
+        FROM running r
+        CROSS JOIN (VALUES ('report_month'), ('report_quarter'), ('report_half'),
+                           ('report_year')) k (kind)
+        JOIN periods p
+          ON p.period_kind = k.kind AND p.first_month = dw.report_trunc(k.kind, r.month)
+        WHERE p.last_day >= r.from_day
+        GROUP BY r.unit_code, r.field_code, p.period_kind, p.period_label, p.first_day,
+                 p.last_day
+    )
+    SELECT s.unit_code, s.field_code, s.period_kind, s.period_label, s.first_day, s.last_day,
+           c.*
+    FROM sums s
+    CROSS JOIN LATERAL dw.form06_columns(ARRAY[(u1 - f1)::int, (u2 - f2)::int, (u3 - f3)::int, (u4 - f4)::int, (u5 - f5)::int, (u6 - f6)::int, (u7 - f7)::int, (u8 - f8)::int, (u9 - f9)::int, (u10 - f10)::int, (u11 - f11)::int, (u12 - f12)::int],
+                                         ARRAY[u1::int, u2::int, u3::int, u4::int, u5::int, u6::int, u7::int, u8::int, u9::int, u10::int, u11::int, u12::int]) c
+    WHERE c.received_total <> 0 OR c.resolved_total <> 0 OR c.pending_total <> 0;
+$$;
+
+-- Each field's name (reports.md): of the catalogue versions with that
+-- MaLinhVuc, the latest; on a tie, the first by unit and procedure code.
+CREATE OR REPLACE FUNCTION etl._form06_fields() RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM dw.form06_field;
+    INSERT INTO dw.form06_field
+    SELECT DISTINCT ON (btrim(field_code)) btrim(field_code),
+           coalesce(nullif(btrim(field_name), ''), '(không rõ)')
+    FROM dw.procedure_version
+    WHERE nullif(btrim(field_code), '') IS NOT NULL
+    ORDER BY btrim(field_code), updated_at DESC, unit_code, procedure_code;
+$$;
+
+-- Brings form 06 up to date with the derivation of this transaction: in
+-- bulk, everything again; else the dossiers of pg_temp.count_set (those
+-- etl._derive_touched re-derived): their old events subtracted, their new
+-- ones added, and the rows of the periods they can change rebuilt.  A
+-- span that gains or loses a report month rebuilds every row, as it
+-- changes which periods exist.
+CREATE OR REPLACE FUNCTION etl._form06_derive(p_bulk boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    nestloop text := current_setting('enable_nestloop');
+    old_from date;
+    old_to   date;
+    new_from date;
+    new_to   date;
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.form06_scope, pg_temp.form06_delta, pg_temp.form06_pair;
+    CREATE TEMP TABLE form06_scope (ma_ho_so text COLLATE "C", unit_code text COLLATE "C",
+                                    home_month date) ON COMMIT DROP;
+    CREATE TEMP TABLE form06_delta (LIKE dw.form06_day) ON COMMIT DROP;
+    CREATE TEMP TABLE form06_pair (unit_code text COLLATE "C", field_code text,
+                                   from_day date) ON COMMIT DROP;
+    SELECT span_from, span_to INTO old_from, old_to FROM dw.form06_state FOR UPDATE;
+
+    IF p_bulk THEN
+        TRUNCATE dw.form06_fact, dw.form06_day;
+        INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM dw.dossier_key;
+        ANALYZE pg_temp.form06_scope;
+        -- every dossier: hash joins, as etl._derive_all does
+        PERFORM set_config('enable_nestloop', 'off', true);
+        PERFORM etl._form06_facts();
+        PERFORM etl._form06_count(1);
+        PERFORM set_config('enable_nestloop', nestloop, true);
+        -- as the incremental path leaves it: no row of zeros
+        INSERT INTO dw.form06_day
+        SELECT * FROM pg_temp.form06_delta d
+        WHERE (d.received_online, d.received_offline, d.resolved_early, d.resolved_on_time,
+               d.resolved_late, d.withdrawn, d.resolved_late_legal, d.resolved_unknown_legal,
+               d.masked_late, d.pending_in_time, d.pending_overdue, d.pending_overdue_legal)
+              <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    ELSE
+        INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM pg_temp.count_set;
+        ANALYZE pg_temp.form06_scope;
+        PERFORM etl._form06_count(-1);
+        DELETE FROM dw.form06_fact f USING pg_temp.form06_scope t WHERE f.ma_ho_so = t.ma_ho_so;
+        PERFORM etl._form06_facts();
+        PERFORM etl._form06_count(1);
+        PERFORM etl._form06_apply();
+    END IF;
+    -- pg_temp.merged exists when a derivation runs, not when a migration fills
+    IF p_bulk THEN
+        PERFORM etl._form06_fields();
+    ELSIF EXISTS (SELECT FROM pg_temp.merged WHERE entity = 'thutuc') THEN
+        PERFORM etl._form06_fields();
+    END IF;
+
+    SELECT (SELECT min(receipt_day) FROM dw.form06_fact),
+           greatest((SELECT max(receipt_day) FROM dw.form06_fact),
+                    (SELECT max(close_day) FROM dw.form06_fact))
+    INTO new_from, new_to;
+    -- no received dossier, no span and no row (a warehouse without data
+    -- holds none)
+    DELETE FROM dw.form06_state WHERE new_from IS NULL;
+    INSERT INTO dw.form06_state (span_from, span_to)
+    SELECT new_from, new_to WHERE new_from IS NOT NULL
+    ON CONFLICT (id) DO UPDATE SET span_from = excluded.span_from, span_to = excluded.span_to;
+
+    IF p_bulk OR dw.report_month(new_from) IS DISTINCT FROM dw.report_month(old_from)
+              OR dw.report_month(new_to) IS DISTINCT FROM dw.report_month(old_to) THEN
+        -- DELETE, not TRUNCATE, outside a bulk derivation: readers of
+        -- mart.form06 must not wait for this transaction
+        IF p_bulk THEN
+            TRUNCATE dw.form06_period;
+        ELSE
+            DELETE FROM dw.form06_period;
+        END IF;
+        TRUNCATE pg_temp.form06_pair;
+        INSERT INTO pg_temp.form06_pair
+        SELECT DISTINCT unit_code, field_code, '-infinity'::date FROM dw.form06_day;
+    END IF;
+    ANALYZE pg_temp.form06_pair;
+    PERFORM etl._form06_build();
+END
+$$;
+
+-- ---------------------------------------------------------- the derive
+
+-- 008's driver, with form 06 brought up to date after the indicators.
+CREATE OR REPLACE FUNCTION etl._derive(p_as_of timestamptz, p_full boolean) RETURNS void
+LANGUAGE plpgsql
+SET jit = off SET random_page_cost = 1.1 SET work_mem = '256MB'
+SET enable_partitionwise_join = on SET enable_partitionwise_aggregate = on AS $$
+DECLARE
+    st     dw.state;
+    as_of  timestamptz := coalesce(p_as_of, now());
+    v_from date;
+    v_to   date;
+    v_bulk boolean;
+BEGIN
+    PERFORM etl._create_work();
+    SELECT * INTO st FROM dw.state FOR UPDATE;
+
+    v_bulk := p_full OR (SELECT bulk FROM pg_temp.work_state);
+    IF NOT v_bulk THEN
+        PERFORM etl._touch_from_catalogue();
+        v_bulk := etl._bulk_wanted((SELECT count(*) FROM pg_temp.touched_dossier));
+    END IF;
+
+    IF v_bulk THEN
+        PERFORM etl._derive_all(st.office_close);
+        SELECT * INTO v_from, v_to FROM etl._full_span();
+        st.span_from := NULL;
+        st.span_to := NULL;
+        st.last_as_of := NULL;
+    ELSE
+        SELECT * INTO v_from, v_to
+        FROM etl._derive_touched(st.office_close, st.span_from, st.span_to);
+    END IF;
+
+    PERFORM etl._update_units(v_from, v_to);
+    IF v_from IS DISTINCT FROM st.span_from OR v_to IS DISTINCT FROM st.span_to THEN
+        PERFORM etl._update_span(st.span_from, st.span_to, v_from, v_to);
+    END IF;
+    PERFORM etl._touch_periods(v_from, v_to, least(st.last_as_of, as_of));
+    PERFORM etl._build_unit_kpi(v_from, v_to, as_of);
+    PERFORM etl._build_compliance();
+    PERFORM etl._build_step_delay();
+    PERFORM etl._form06_derive(v_bulk);  -- form06 hook
+    IF v_bulk THEN
+        PERFORM etl._analyze('dw.kpi_unit, mart.unit_kpi, mart.step_delay,
+                              mart.compliance_score, mart.compliance_total');
+        PERFORM etl._analyze('dw.form06_fact, dw.form06_day, dw.form06_period');  -- form06 hook
+    END IF;
+
+    UPDATE dw.state
+    SET derived_at = now(), last_as_of = as_of, span_from = v_from, span_to = v_to;
+    PERFORM etl._clear_work();
+    UPDATE pg_temp.work_state
+    SET derived = CASE WHEN v_bulk THEN 'bulk' ELSE 'incremental' END;
+END
+$$;
+
+-- ------------------------------------------------------------ the mart
+
+CREATE OR REPLACE VIEW mart.form06 AS
+SELECT p.unit_code, p.field_code, coalesce(f.field_name, '(không rõ)') AS field_name,
+       p.period_kind, p.period_label, p.first_day, p.last_day,
+       p.received_total, p.received_online, p.received_offline, p.carried_over,
+       p.resolved_total, p.resolved_early, p.resolved_on_time, p.resolved_late,
+       p.pending_total, p.pending_in_time, p.pending_overdue,
+       p.of_which_withdrawn, p.resolved_late_legal, p.resolved_unknown_legal,
+       p.masked_late, p.pending_overdue_legal
+FROM dw.form06_period p
+LEFT JOIN dw.form06_field f USING (field_code);
+
+-- Form 06 for any range of days, both bounds inclusive: the running sums
+-- of the same events through the day before p_first and through p_last.
+CREATE OR REPLACE FUNCTION mart.form06_range(p_first date, p_last date)
+RETURNS TABLE (unit_code text, field_code text, field_name text, first_day date,
+               last_day date, received_total int, received_online int,
+               received_offline int, carried_over int, resolved_total int,
+               resolved_early int, resolved_on_time int, resolved_late int,
+               pending_total int, pending_in_time int, pending_overdue int,
+               of_which_withdrawn int, resolved_late_legal int,
+               resolved_unknown_legal int, masked_late int, pending_overdue_legal int)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT s.unit_code, s.field_code, coalesce(n.field_name, '(không rõ)'), p_first, p_last,
+           c.*
+    FROM (SELECT d.unit_code, d.field_code,
+                 ARRAY[sum(d.received_online) FILTER (WHERE d.day < p_first),
+                       sum(d.received_offline) FILTER (WHERE d.day < p_first),
+                       sum(d.resolved_early) FILTER (WHERE d.day < p_first),
+                       sum(d.resolved_on_time) FILTER (WHERE d.day < p_first),
+                       sum(d.resolved_late) FILTER (WHERE d.day < p_first),
+                       sum(d.withdrawn) FILTER (WHERE d.day < p_first),
+                       sum(d.resolved_late_legal) FILTER (WHERE d.day < p_first),
+                       sum(d.resolved_unknown_legal) FILTER (WHERE d.day < p_first),
+                       sum(d.masked_late) FILTER (WHERE d.day < p_first),
+                       sum(d.pending_in_time) FILTER (WHERE d.day < p_first),
+                       sum(d.pending_overdue) FILTER (WHERE d.day < p_first),
+                       sum(d.pending_overdue_legal) FILTER (WHERE d.day < p_first)]::int[] AS b,
+                 ARRAY[sum(d.received_online), sum(d.received_offline), sum(d.resolved_early),
+                       sum(d.resolved_on_time), sum(d.resolved_late), sum(d.withdrawn),
+                       sum(d.resolved_late_legal), sum(d.resolved_unknown_legal),
+                       sum(d.masked_late), sum(d.pending_in_time), sum(d.pending_overdue),
+                       sum(d.pending_overdue_legal)]::int[] AS u
+          FROM dw.form06_day d
+          WHERE d.day <= p_last
+          GROUP BY d.unit_code, d.field_code) s
+    CROSS JOIN LATERAL dw.form06_columns(
+        (SELECT array_agg(coalesce(x, 0)) FROM unnest(s.b) x), s.u) c
+    LEFT JOIN dw.form06_field n ON n.field_code = s.field_code
+    WHERE p_first <= p_last
+      AND (c.received_total <> 0 OR c.resolved_total <> 0 OR c.pending_total <> 0)
+$$;
+
+RESET check_function_bodies;
+
+-- ------------------------------------------------------------ comments
+
+COMMENT ON VIEW mart.form06 IS
+    'Biểu số 06/VPCP/KSTT — form 06 (reports.md): dossiers received, resolved and pending per unit, field and report period (Decree 09/2019: the 15th to the 14th), kept by every load; a row where any count is not zero';
+COMMENT ON FUNCTION mart.form06_range(date, date) IS
+    'Biểu số 06 cho khoảng ngày bất kỳ — form 06 for any range of local dates, both inclusive (a calendar month, a custom window): the columns of mart.form06 without the period, one row per unit and field with a count not zero';
+
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN
+        SELECT * FROM (VALUES
+        ('unit_code', 'Mã đơn vị — the dossier''s own unit (MaDonVi)'),
+        ('field_code', 'Mã lĩnh vực — trimmed MaLinhVuc of the procedure''s catalogue version in force at NgayTiepNhan; (không rõ) without one'),
+        ('field_name', 'Tên lĩnh vực — trimmed TenLinhVuc of the latest catalogue version with that field code'),
+        ('period_kind', 'Loại kỳ báo cáo — report_month, report_quarter, report_half, report_year (Decree 09/2019: 15th to 14th)'),
+        ('period_label', 'Kỳ báo cáo — 2021-03, 2021-Q1, 2021-H1, 2021'),
+        ('first_day', 'Từ ngày — first local date of the period'),
+        ('last_day', 'Đến ngày — last local date of the period'),
+        ('received_total', '(3) Tổng số hồ sơ nhận giải quyết — cols 4 + 5 + 6'),
+        ('received_online', '(4) Tiếp nhận trong kỳ trực tuyến — receipt day in the period, KenhThucHien 2'),
+        ('received_offline', '(5) Tiếp nhận trong kỳ trực tiếp, dịch vụ bưu chính — receipt day in the period, KenhThucHien 1 or 3'),
+        ('carried_over', '(6) Từ kỳ trước chuyển sang — received before the period, not closed before its first day'),
+        ('resolved_total', '(7) Tổng số hồ sơ đã giải quyết — cols 8 + 9 + 10'),
+        ('resolved_early', '(8) Trước hạn — resolved, closing day in the period, declared early'),
+        ('resolved_on_time', '(9) Đúng hạn — resolved on time, plus every withdrawal closed in the period'),
+        ('resolved_late', '(10) Quá hạn — resolved, closing day in the period, declared late'),
+        ('pending_total', '(11) Tổng số hồ sơ đang giải quyết — cols 12 + 13'),
+        ('pending_in_time', '(12) Trong hạn — held at the end of the last day, NgayHenTra empty or not before it'),
+        ('pending_overdue', '(13) Quá hạn — held at the end of the last day, NgayHenTra before it'),
+        ('of_which_withdrawn', 'Trong đó hồ sơ xin rút — the withdrawals counted in col 9'),
+        ('resolved_late_legal', 'Quá hạn theo luật — of col 7''s resolved dossiers, legal outcome late'),
+        ('resolved_unknown_legal', 'Chưa xác định hạn luật — of col 7''s resolved dossiers, legal outcome unknown'),
+        ('masked_late', 'Trễ bị che — of col 7''s resolved dossiers, declared early or on time but legally late'),
+        ('pending_overdue_legal', 'Đang giải quyết quá hạn luật — of col 11, legal_due_date before the last day, no supplement outstanding')
+        ) v (col, txt)
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN mart.form06.%I IS %L', c.col, c.txt);
+    END LOOP;
+END
+$$;
+
+-- The BI role reads the view and may run the function.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop_bi') THEN
+        GRANT SELECT ON mart.form06 TO onestop_bi;
+        GRANT EXECUTE ON FUNCTION mart.form06_range(date, date) TO onestop_bi;
+    END IF;
+END
+$$;
+
+-- A warehouse derived before form 06 existed gets its rows now, once.
+SELECT etl._form06_derive(true)
+WHERE EXISTS (SELECT FROM dw.dossier_key) AND NOT EXISTS (SELECT FROM dw.form06_fact);
