@@ -58,8 +58,9 @@ build/san/unit/%: tests/unit/%.c $(SAN_LIB) | build/san/unit
 	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(SANFLAGS) -o $@ $< $(SAN_LIB) $(LIBS)
 
 # The migrations and code modules travel inside the binary: program and
-# schema cannot drift.
-build/sql_embed.c: $(SQLMIG) $(SQLCODE) etl/embed.sh Makefile | build/rel
+# schema cannot drift.  The folders are prerequisites too: a file taken away
+# changes them, not the files left.
+build/sql_embed.c: $(SQLMIG) $(SQLCODE) sql/migrations sql/code etl/embed.sh Makefile | build/rel
 	sh etl/embed.sh sql $(SQLMIG) -- $(SQLCODE) > $@.tmp && mv $@.tmp $@
 
 # So does the report page's stylesheet, kept as CSS in etl/page.css.
