@@ -321,16 +321,6 @@ bool calendar_is_workday(const struct calendar *cal, long day)
 	return !is_weekend(day);
 }
 
-long calendar_workday_add(const struct calendar *cal, long day, int k)
-{
-	while (k > 0) {
-		day++;
-		if (calendar_is_workday(cal, day))
-			k--;
-	}
-	return day;
-}
-
 size_t calendar_entry_count(const struct calendar *cal)
 {
 	return cal ? cal->nr : 0;

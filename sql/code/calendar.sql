@@ -1,4 +1,16 @@
--- calendar
+-- calendar: local time, periods and working days (rules.md, "Local time",
+-- "Working days").  Rules that live here:
+--   * local time and dates (Asia/Ho_Chi_Minh): dw.local_time, dw.local_date,
+--     dw.local_month;
+--   * months, quarters and years: dw.period_of, dw.period_end, dw.periods;
+--   * working days: dw.is_workday, and the one working-day arithmetic,
+--     dw.workday_add, on dw.calendar's workday_no (the number of working
+--     days up to and including each day; built by etl.apply_rules in
+--     rules.sql from the calendar file).
+-- The derivation (derive.sql) does the same arithmetic for a whole set of
+-- dossiers at once, as joins on workday_no: "d + k working days" is the
+-- working day whose workday_no is d's + k.  A call per dossier would be a
+-- subquery per dossier; the tests check that the two agree.
 
 -- Local time, fast: Asia/Ho_Chi_Minh has been UTC+07:00 without daylight
 -- saving since 13 June 1975, and a fixed offset costs a quarter of a lookup
@@ -11,10 +23,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 ELSE t AT TIME ZONE 'Asia/Ho_Chi_Minh' END
 $$;
 
+-- The local date of an instant.
 CREATE FUNCTION dw.local_date(t timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT dw.local_time(t)::date $$;
 
+-- The first day of the local month of an instant.
 CREATE FUNCTION dw.local_month(t timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT date_trunc('month', dw.local_time(t))::date $$;
@@ -45,13 +59,15 @@ LANGUAGE sql IMMUTABLE AS $$
     WHERE p_from IS NOT NULL AND p_to IS NOT NULL
 $$;
 
+-- Whether d is a working day (dw.calendar; Monday to Friday outside it).
 CREATE FUNCTION dw.is_workday(d date) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce((SELECT c.is_workday FROM dw.calendar c WHERE c.day = d),
                     extract(isodow FROM d) < 6)
 $$;
 
--- k = 0: d itself; k >= 1: the k-th working day after d.
+-- workday_add (rules.md): k = 0, d itself; k >= 1, the k-th working day
+-- after d: the working day numbered workday_no(d) + k.
 CREATE FUNCTION dw.workday_add(d date, k int) RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN k = 0 THEN d
@@ -62,3 +78,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            END
 $$;
 
+COMMENT ON FUNCTION dw.workday_add(date, int) IS
+    'k = 0: d; k >= 1: the k-th working day after d (dw.calendar)';
+COMMENT ON FUNCTION dw.is_workday(date) IS
+    'whether d is a working day (dw.calendar; Monday to Friday outside it)';

@@ -170,6 +170,7 @@ def test_v9_warehouse_upgrades_to_the_new_schema(ctx):
         a, b = schema_dump(ctx, ctx.db), schema_dump(ctx, old)
         assert "dossier_p202401" in a and "log_step_p000101" in a
         assert a == b, first_difference(a, b)
+        assert_due_dates_are_workday_add(ctx, ctx.db)
         # and the upgraded warehouse goes on loading and deriving
         ok(ctx.etl(conf_for(ctx, old, "v9.conf"), "rescore"), "rescore after the upgrade")
     finally:
@@ -267,3 +268,43 @@ def test_migrate_applies_code_only_when_it_changed(ctx):
                    " AND col_description('mart.dossier'::regclass, 1) IS NOT NULL"
                    ).strip() == "t"
     ok(ctx.etl(conf, "status"), "status after the code came back")
+
+
+# (d, k, d + k working days) with the shipped calendar: the cases that
+# etl/calendar.c's own workday_add was tested with before it went (the
+# warehouse's is the one the derivation uses).
+WORKDAY_ADD = [
+    ("2024-05-04", 3, "2024-05-08"),   # rules.md example 1
+    ("2024-05-03", 1, "2024-05-04"),   # the make-up Saturday
+    ("2024-04-26", 1, "2024-05-02"),
+    ("2024-10-01", 9, "2024-10-14"),   # example 2
+    ("2024-03-04", 5, "2024-03-11"),   # example 4
+    ("2024-03-09", 0, "2024-03-09"),   # k = 0: the day itself
+    ("2024-03-08", 1, "2024-03-11"), ("2024-03-09", 1, "2024-03-11"),
+    ("2024-02-07", 1, "2024-02-15"),   # Tết 2024
+    ("2022-04-29", 1, "2022-05-04"),   # 30/4 and 1/5 on a weekend, then two days off
+    ("2025-01-24", 1, "2025-02-03"), ("2025-02-14", 1, "2025-02-17"),
+]
+
+
+def test_working_day_arithmetic_is_the_warehouse_s(ctx):
+    conf = conf_for(ctx, ctx.db, "etl.conf")
+    ok(ctx.etl(conf, "rescore"), "rescore (applies the shipped calendar)")
+    got = ctx.rows("SELECT d, k, dw.workday_add(d::date, k) FROM (VALUES "
+                   + ", ".join(f"('{d}', {k})" for d, k, _ in WORKDAY_ADD) + ") v (d, k)")
+    assert got == [[d, str(k), want] for d, k, want in WORKDAY_ADD], got
+    # the break runs past each year's Tết
+    assert ctx.sql("SELECT bool_and(dw.workday_add(d - 3, 1) > d) FROM unnest("
+                   "'{2019-02-05,2020-01-25,2021-02-12,2022-02-01,2023-01-22,2024-02-10,"
+                   "2025-01-29,2026-02-17}'::date[]) d").strip() == "t"
+
+
+def assert_due_dates_are_workday_add(ctx, db):
+    """The derivation's legal due dates (set-based joins on workday_no) are
+    dw.workday_add of the effective receipt day, every one."""
+    bad = ctx.cluster.psql(db, """
+        SELECT count(*) FILTER (WHERE legal_due_date IS DISTINCT FROM
+                                dw.workday_add(effective_receipt_day, legal_days + extension_days)),
+               count(*) FILTER (WHERE legal_due_date IS NOT NULL)
+        FROM dw.dossier_derived WHERE legal_days IS NOT NULL""").split()
+    assert bad[0] == "0" and int(bad[1]) > 100, bad
