@@ -1,5 +1,41 @@
--- derive
+-- derive: what each dossier and log step counts as (rules.md), and the
+-- monthly counts kept from it.  Rules that live here:
+--   * dossier class (dw.dossier_class) and outcome (dw.outcome);
+--   * effective receipt day, supplement extension, legal due date, declared
+--     and legal outcome, masked late, on the software, online eligible, fee
+--     received: etl._derive_dossiers, one statement for all of them, with
+--     the log facts of etl._log_fact_aggregates; its working-day arithmetic
+--     is calendar.sql's (dw.workday_add), done as joins on workday_no;
+--   * the catalogue version in force at receipt (in etl._derive_dossiers),
+--     the versions' validity (etl._refresh_versions) and the dossiers a
+--     catalogue change touches (etl._touch_from_catalogue);
+--   * the step-delay rule (dw.step_late, dw.step_department, and which
+--     steps count: etl._count_steps and the bulk count of etl._derive_all);
+--   * the monthly counts (dw.unit_month, dw.step_month): added and
+--     subtracted per dossier (etl._count_dossiers, etl._apply_deltas) and
+--     the span of the indicators (etl._full_span).
+-- etl.derive re-derives what the merges of the transaction touched,
+-- etl.rescore everything, by the same statements, in two modes that give
+-- the same warehouse (etl._derive):
+--
+--   incremental  the touched dossiers' old contributions to dw.unit_month
+--                and dw.step_month are subtracted, their derived rows
+--                rewritten and their new contributions added;
+--   bulk         everything is derived again as set-based work: a few large
+--                INSERT ... SELECT with hash joins and aggregates over whole
+--                tables, no per-key index lookups, no per-row bookkeeping.
+--
+-- etl.rescore is always bulk; etl.derive goes bulk when the merge asked for
+-- it or the dossiers to re-derive are many (etl._bulk_wanted, merge.sql).
+-- Rebuilding mart rows from the monthly counts is kpi.sql's and scores.sql's.
+--
+-- Dynamic SQL (EXECUTE) stays where a statement runs over different FROM
+-- items in the two modes: whole tables in bulk, and in incremental mode the
+-- touched dossiers' partitions named by their months as constants, so that
+-- the planner keeps only those (partition.sql, etl._in_months).  The work
+-- tables (pg_temp.*) exist only inside a load or rescore transaction.
 
+-- The class of a dossier by its status (rules.md, "Dossier class").
 CREATE FUNCTION dw.dossier_class(status smallint) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN status IN (1, 3) THEN 'not_received'
@@ -9,6 +45,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 WHEN status IN (9, 10) THEN 'resolved' END
 $$;
 
+-- A resolved dossier's outcome against a due date (rules.md, "Outcome").
 CREATE FUNCTION dw.outcome(finished date, due date) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN finished < due THEN 'early'
@@ -16,12 +53,24 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 WHEN finished > due THEN 'late' END
 $$;
 
--- Small pure helper of the log's contribution to dw.step_month.
+-- The step-delay rule (rules.md, "Step delays"): a log step counts when it
+-- has a deadline of its own (NgayKetThucTheoQuyDinh) and its dossier is
+-- received (class other than not_received); it counts under its dossier's
+-- unit, its department (dw.step_department) and the local month of its
+-- ThoiDiemXuLy, and it is late when the local date of ThoiDiemXuLy is after
+-- the local date of its deadline (dw.step_late).  Counted for a set of
+-- dossiers by etl._count_steps, for all of them at once by etl._derive_all;
+-- both inline these two functions, so the plans are those of the bare
+-- expressions.
 CREATE FUNCTION dw.step_department(department text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT coalesce(nullif(department, ''), '(không rõ)') $$;
 
--- Step 1: the validity of the catalogue versions of the (unit, procedure)
+CREATE FUNCTION dw.step_late(done_at timestamptz, step_due_at timestamptz) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT dw.local_date(done_at) > dw.local_date(step_due_at) $$;
+
+-- The validity of the catalogue versions of the (unit, procedure)
 -- pairs merged in this transaction (all of them for a rescore).
 CREATE FUNCTION etl._refresh_versions(p_full boolean) RETURNS void
 LANGUAGE sql AS $$
@@ -71,8 +120,9 @@ $$;
 
 -- What a dossier's log says of it, as aggregates over its steps s: when it
 -- was first received in the software, whether it was handled there,
--- whether its finish was logged.  Written once for the bulk and the
--- incremental derivation.
+-- whether its finish was logged (rules.md, "Processed on the software").
+-- A fragment of SQL, written once for the bulk derivation (a table of all
+-- dossiers' facts) and the incremental one (etl._log_facts_of).
 CREATE FUNCTION etl._log_fact_aggregates() RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT 'min(s.done_at) FILTER (WHERE s.status = 2) AS first_receipt_step,
@@ -106,9 +156,12 @@ LANGUAGE sql IMMUTABLE AS $$
            || ' ON s.ma_ho_so = t.ma_ho_so AND s.home_month = t.home_month'
 $$;
 
--- 008's _derive_dossiers, but p_log is a FROM item yielding the log facts
--- (etl._log_facts_of, or the table a bulk derivation aggregates) instead of
--- the log itself.
+-- Writes the derived rows of the dossiers of p_dossier (a FROM item naming
+-- dw.dossier d), whose supplements p_supplement names (dw.supplement s) and
+-- whose log facts p_log yields (etl._log_facts_of, or the table a bulk
+-- derivation aggregates; l): rules.md, in one set-based statement.  Each
+-- layer (OFFSET 0: not flattened) computes its values once per dossier.
+-- Dynamic: the FROM items are the bulk or incremental mode's (see the top).
 CREATE FUNCTION etl._derive_dossiers(p_office_close time, p_dossier text,
                                                 p_log text, p_supplement text)
 RETURNS void
@@ -217,7 +270,7 @@ $$;
 
 -- Adds p_sign times what the derived rows of p_scope (a FROM clause naming
 -- dw.dossier_derived x) count as to pg_temp.delta_um, and their units to
--- pg_temp.touched_unit.
+-- pg_temp.touched_unit.  Dynamic: p_scope is the mode's FROM item.
 CREATE FUNCTION etl._count_dossiers(p_sign int, p_scope text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -259,8 +312,8 @@ $$;
 
 -- Adds p_sign times what the log steps of p_scope (a FROM clause naming
 -- dw.dossier_derived x and dw.log_step s) that meet p_where count as to
--- pg_temp.delta_sm: steps with a deadline of their own, of a received
--- dossier, under the unit the dossier is counted under.
+-- pg_temp.delta_sm, by the step-delay rule (above), under the unit the
+-- dossier is counted under.  Dynamic: p_scope is the mode's FROM item.
 CREATE FUNCTION etl._count_steps(p_sign int, p_scope text, p_where text DEFAULT 'true')
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -269,7 +322,7 @@ BEGIN
         INSERT INTO pg_temp.delta_sm
         SELECT x.k_unit, dw.local_month(s.done_at), dw.step_department(s.department),
                %2$s * count(*),
-               %2$s * count(*) FILTER (WHERE dw.local_date(s.done_at) > dw.local_date(s.step_due_at))
+               %2$s * count(*) FILTER (WHERE dw.step_late(s.done_at, s.step_due_at))
         FROM %1$s
         WHERE x.class <> 'not_received' AND s.step_due_at IS NOT NULL AND (%3$s)
         GROUP BY 1, 2, 3
@@ -277,7 +330,7 @@ BEGIN
 END
 $$;
 
--- Step 3: add the net changes to the monthly counts; the months whose counts
+-- Adds the net changes to the monthly counts; the months whose counts
 -- moved are the ones to roll up again.
 CREATE FUNCTION etl._apply_deltas() RETURNS void
 LANGUAGE sql AS $$
@@ -379,7 +432,12 @@ LANGUAGE sql STABLE AS $$
     FROM dw.dossier_derived
 $$;
 
--- Bulk: 008's, with the two passes over the log run in parallel.
+-- Bulk: every dossier derived again, the monthly counts summed from scratch.
+-- Hash joins and sequential scans only: the partitions a first load has
+-- just filled have no statistics yet, and nothing here wants an index.
+-- The two passes over the log (each dossier's facts, the monthly step
+-- counts) are CREATE TABLE AS, which PostgreSQL runs with parallel workers
+-- (an INSERT ... SELECT never is).
 CREATE FUNCTION etl._derive_all(p_office_close time) RETURNS void
 LANGUAGE plpgsql
 SET enable_nestloop = off SET enable_mergejoin = off AS $$
@@ -397,7 +455,8 @@ BEGIN
 
     PERFORM etl._refresh_versions(true);
     DROP TABLE IF EXISTS pg_temp.log_facts;
-    -- a dossier's log is in one partition: grouped by it, partition-wise
+    -- a dossier's log is in one partition: grouped by it, partition-wise;
+    -- dynamic: the aggregates are the fragment the incremental mode shares
     EXECUTE format('CREATE TEMP TABLE log_facts ON COMMIT DROP AS
                     SELECT s.ma_ho_so, %s
                     FROM dw.log_step s
@@ -416,8 +475,7 @@ BEGIN
     SELECT s.unit_code, dw.local_month(s.done_at) AS month_start,
            dw.step_department(s.department) AS department,
            count(*) AS steps,
-           count(*) FILTER (WHERE dw.local_date(s.done_at) > dw.local_date(s.step_due_at))
-               AS steps_late
+           count(*) FILTER (WHERE dw.step_late(s.done_at, s.step_due_at)) AS steps_late
     FROM dw.log_step s
     WHERE s.step_due_at IS NOT NULL AND s.home_month <> dw.orphan_month()
       AND NOT EXISTS (SELECT FROM dw.dossier_derived x
@@ -430,7 +488,9 @@ BEGIN
 END
 $$;
 
--- Incremental: 008's, with the log looked up at each dossier's home.
+-- Incremental: the touched dossiers derived again, each one's log looked up
+-- at its home; returns the new span.  Dynamic: the touched months are
+-- written in as constants (etl._in_months).
 CREATE FUNCTION etl._derive_touched(p_office_close time, p_span_from date,
                                                p_span_to date,
                                                OUT span_from date, OUT span_to date)
@@ -487,9 +547,11 @@ BEGIN
 END
 $$;
 
--- jit off: the estimates over temporary tables are rough, and compiling
--- costs more than the work of a nightly derivation.  Partition-wise joins
--- and aggregates: the log and the dossiers share their partitions.
+-- The derivation, in one mode or the other; then the units, the span and
+-- the mart rows to rebuild (kpi.sql, scores.sql).  jit off: the estimates
+-- over temporary tables are rough, and compiling costs more than the work
+-- of a nightly derivation.  Partition-wise joins and aggregates: the log
+-- and the dossiers share their partitions.
 CREATE FUNCTION etl._derive(p_as_of timestamptz, p_full boolean) RETURNS void
 LANGUAGE plpgsql
 SET jit = off SET random_page_cost = 1.1 SET work_mem = '256MB'
@@ -551,3 +613,7 @@ LANGUAGE sql AS $$ SELECT etl._derive(p_as_of, false) $$;
 CREATE FUNCTION etl.rescore(p_as_of timestamptz) RETURNS void
 LANGUAGE sql AS $$ SELECT etl._derive(p_as_of, true) $$;
 
+COMMENT ON FUNCTION etl.derive(timestamptz) IS
+    're-derives dossiers, indicators and scores touched by the merges of this transaction; p_as_of = start of the run';
+COMMENT ON FUNCTION etl.rescore(timestamptz) IS
+    're-derives everything from the stored rows; p_as_of = start of the run';
