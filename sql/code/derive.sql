@@ -163,7 +163,7 @@ $$;
 -- layer (OFFSET 0: not flattened) computes its values once per dossier.
 -- Dynamic: the FROM items are the bulk or incremental mode's (see the top).
 CREATE FUNCTION etl._derive_dossiers(p_office_close time, p_dossier text,
-                                                p_log text, p_supplement text)
+                                     p_log text, p_supplement text)
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -492,8 +492,8 @@ $$;
 -- at its home; returns the new span.  Dynamic: the touched months are
 -- written in as constants (etl._in_months).
 CREATE FUNCTION etl._derive_touched(p_office_close time, p_span_from date,
-                                               p_span_to date,
-                                               OUT span_from date, OUT span_to date)
+                                    p_span_to date,
+                                    OUT span_from date, OUT span_to date)
 LANGUAGE plpgsql AS $$
 DECLARE
     months  text;

@@ -1,11 +1,22 @@
--- kpi
+-- kpi: the indicators per unit and period (rules.md, "Indicators per unit
+-- and period", and "Step delays" for mart.step_delay).  Rules that live
+-- here:
+--   * a rate: a percentage, 2 decimals half away from zero, NULL on a zero
+--     denominator (dw.pct);
+--   * which units and periods have a row: the units of donvi, thutuc and
+--     hoso, every period of the span (etl._update_units, etl._update_span);
+--   * which rows a derivation rebuilds (etl._touch_periods);
+--   * every column of mart.unit_kpi, from the monthly counts of derive.sql
+--     and the catalogue in force at the end of the period
+--     (etl._build_unit_kpi), and of mart.step_delay (etl._build_step_delay).
+-- They run after derive.sql's steps, on its work tables (pg_temp.touched_*).
 
 -- A percentage rounded half away from zero; NULL on a zero denominator.
 CREATE FUNCTION dw.pct(num bigint, den bigint) RETURNS numeric
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT CASE WHEN den = 0 THEN NULL ELSE round(100::numeric * num / den, 2) END $$;
 
--- Step 4: the units of unit_kpi.  Candidates are the touched units: those
+-- The units of unit_kpi.  Candidates are the touched units: those
 -- still found in donvi, thutuc or hoso are kept, the others dropped with
 -- their rows.  New units get a row for every period of the span.
 CREATE FUNCTION etl._update_units(p_from date, p_to date) RETURNS void
@@ -44,7 +55,7 @@ LANGUAGE sql AS $$
     WHERE k.unit_code = t.unit_code AND k.unit_name IS DISTINCT FROM u.unit_name;
 $$;
 
--- Step 4: the span changed: drop the periods outside it, add the new ones
+-- The span changed: drop the periods outside it, add the new ones
 -- for every unit.
 CREATE FUNCTION etl._update_span(p_old_from date, p_old_to date, p_from date, p_to date)
 RETURNS void
@@ -74,7 +85,7 @@ LANGUAGE sql AS $$
     ON CONFLICT DO NOTHING;
 $$;
 
--- Step 4: the other (unit, period) keys to rebuild.  p_cut: periods ending
+-- The other (unit, period) keys to rebuild.  p_cut: periods ending
 -- after it were evaluated at a moment that has passed (NULL: all periods).
 CREATE FUNCTION etl._touch_periods(p_from date, p_to date, p_cut timestamptz)
 RETURNS void
@@ -109,7 +120,7 @@ LANGUAGE sql AS $$
     ANALYZE pg_temp.touched_step;
 $$;
 
--- Step 5: rebuild the touched unit_kpi rows from the monthly counts and the
+-- Rebuilds the touched unit_kpi rows from the monthly counts and the
 -- catalogue in force at the end of each period (at p_as_of for a period not
 -- ended).
 CREATE FUNCTION etl._build_unit_kpi(p_from date, p_to date, p_as_of timestamptz)
@@ -177,7 +188,8 @@ LANGUAGE sql AS $$
           AND (v.valid_to >= e.cut OR v.valid_to IS NULL)) c;
 $$;
 
--- Step 5: the touched step_delay rows.
+-- The touched step_delay rows: the step-delay rule's monthly counts
+-- (derive.sql) summed over the period.
 CREATE FUNCTION etl._build_step_delay() RETURNS void
 LANGUAGE sql AS $$
     DELETE FROM mart.step_delay s USING pg_temp.touched_step t
@@ -195,4 +207,3 @@ LANGUAGE sql AS $$
     GROUP BY t.unit_code, m.department, t.period_kind, t.period_start
     HAVING sum(m.steps) > 0;
 $$;
-

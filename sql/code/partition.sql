@@ -1,7 +1,20 @@
--- partition
+-- partition: where a dossier's rows live (the dossier-keyed tables are
+-- partitioned by month: sql/migrations/002_warehouse.sql says why and how)
+-- and the tools of a bulk load.  Rules that live here:
+--   * a dossier's home month (dw.home_month), and the orphans' home
+--     (dw.orphan_month);
+--   * which tables are partitioned, and how a partition is made
+--     (dw.partitioned_tables, dw.add_partitions);
+--   * how a table is filled in bulk: indexes dropped and built again
+--     (etl._drop_indexes, etl._create_indexes), statistics taken at once
+--     (etl._analyze);
+--   * how a statement names the few partitions it needs (etl._months,
+--     etl._in_months).
 
+-- The month a dossier version is stored under: the local month of
+-- NgayTiepNhan, else of NgayNopHoSo, else of CapNhatLuc.
 CREATE FUNCTION dw.home_month(received_at timestamptz, submitted_at timestamptz,
-                                         updated_at timestamptz) RETURNS date
+                              updated_at timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT dw.local_month(coalesce(received_at, submitted_at, updated_at)) $$;
 
@@ -9,18 +22,20 @@ $$ SELECT dw.local_month(coalesce(received_at, submitted_at, updated_at)) $$;
 CREATE FUNCTION dw.orphan_month() RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date '0001-01-01' $$;
 
+-- The tables partitioned by their dossier's home month.
 CREATE FUNCTION dw.partitioned_tables() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['dossier', 'dossier_derived', 'supplement', 'log_step']
 $$;
 
--- A night re-sends the whole log of each changed dossier, every step
--- restamped, so each is a new version to store.  Room left on the log's
--- pages lets PostgreSQL write the new version on the same page (a HOT
--- update, no new index entry).  Measured at 1M dossiers, back to back: the
--- night 7.7 -> 6.8 s; the full load about 2 s longer (15% more pages to
--- write).  Partitions made from now on get it; those that exist keep their
--- full pages and leave room in the pages they fill next.
+-- Creates the monthly partitions of every dossier-keyed table that the
+-- given months lack (name: TABLE_pYYYYMM).  The log's leave 15% of each
+-- page free: a night re-sends the whole log of each changed dossier, every
+-- step restamped, so each is a new version to store, and room left on the
+-- page lets PostgreSQL write it there (a HOT update, no new index entry).
+-- Measured at 1M dossiers, back to back: the night 7.7 -> 6.8 s; the full
+-- load about 2 s longer (15% more pages to write).
+-- Dynamic: DDL, a partition named at run time.
 CREATE FUNCTION dw.add_partitions(p_months date[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -46,6 +61,7 @@ $$;
 -- bulk; returns the statements that build them again, for
 -- etl._create_indexes.  A partitioned table's indexes go with its
 -- partitions' and come back on every partition.
+-- Dynamic: DDL of the indexes found.
 CREATE FUNCTION etl._drop_indexes(p_table regclass) RETURNS text[]
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -73,6 +89,9 @@ BEGIN
 END
 $$;
 
+-- Runs the statements of etl._drop_indexes, with the memory an index
+-- build of a province's partitions wants.
+-- Dynamic: the statements etl._drop_indexes returned.
 CREATE FUNCTION etl._create_indexes(p_statements text[]) RETURNS void
 LANGUAGE plpgsql
 SET maintenance_work_mem = '512MB' AS $$
@@ -89,6 +108,7 @@ $$;
 -- and never analyzes a partitioned table as a whole, and the next night's
 -- plans need them.  A small sample (the planner needs row counts and rough
 -- distinct counts here) costs a second at a million dossiers, not ten.
+-- Dynamic: ANALYZE of the tables named.
 CREATE FUNCTION etl._analyze(p_tables text) RETURNS void
 LANGUAGE plpgsql
 SET default_statistics_target = 10 AS $$
@@ -105,6 +125,7 @@ $$;
 -- dossier's rows are all under its one home, and the planner, taking
 -- (ma_ho_so, unit_code, home_month) for independent columns, would expect a
 -- handful of matches where there are thousands.
+-- Dynamic: p_query is the caller's.
 CREATE FUNCTION etl._months(p_query text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE

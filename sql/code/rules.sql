@@ -1,4 +1,12 @@
--- rules
+-- rules: the rules files (calendar, profiles) and office_close, applied to
+-- the warehouse when their hash changes (rules.md, first paragraph).  Rules
+-- that live here:
+--   * what a calendar or profiles file may say (etl._check_rule_staging;
+--     onestop-etl checks the files first, etl/calendar.c, etl/profiles.c);
+--   * the calendar's working-day numbers (etl.apply_rules builds dw.calendar,
+--     whose workday_no calendar.sql's arithmetic uses);
+--   * the metrics a criterion may name (dw.metric_names).
+-- The staging tables are temporary tables of the applying transaction.
 
 -- The metrics a profile criterion may name: the rates of mart.unit_kpi.
 CREATE FUNCTION dw.metric_names() RETURNS text[]
@@ -138,3 +146,7 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION etl.create_rule_staging() IS
+    'creates temp tables stg_calendar(day, kind, note) and stg_profile(profile, criterion, label, metric, target, max_points, note), ON COMMIT DROP';
+COMMENT ON FUNCTION etl.apply_rules(time, int, int) IS
+    'applies the staged calendar and profiles and office_close when their hash changed; true when something changed (then run etl.rescore)';

@@ -1,7 +1,13 @@
--- scores
+-- scores: compliance scores (rules.md, "Compliance scores").  The rule that
+-- lives here: a criterion's value, points and met, and a profile's total,
+-- from mart.unit_kpi and the profiles of dw.profile_criterion (loaded by
+-- rules.sql), into mart.compliance_score and mart.compliance_total.  The
+-- metrics a criterion may name are rules.sql's (dw.metric_names).
 
--- Step 5 of 006: the compliance rows of the touched unit_kpi rows; the
--- totals grouped in one pass (006 looked them up key by key).
+-- The compliance rows of the touched unit_kpi rows (pg_temp.touched_kpi,
+-- a work table of merge.sql's): points = max_points at or above the target,
+-- else value × max_points / target (Decision 766), 2 decimals; no points
+-- and no count where the value is NULL.  The totals are grouped in one pass.
 CREATE FUNCTION etl._build_compliance() RETURNS void
 LANGUAGE sql AS $$
     DELETE FROM mart.compliance_score s USING pg_temp.touched_kpi t
@@ -47,4 +53,3 @@ LANGUAGE sql AS $$
     JOIN mart.compliance_score c USING (unit_code, period_kind, period_start)
     GROUP BY c.unit_code, c.period_kind, c.period_start, c.profile;
 $$;
-
