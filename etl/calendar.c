@@ -17,7 +17,10 @@
 
 #define CAL_HEADER "date,kind,note"
 #define CAL_FIELDS 3
-/* the span of dw.calendar (sql/002_warehouse.sql, sql/004_rules.sql) */
+/*
+ * the span of dw.calendar (sql/migrations/002_warehouse.sql,
+ * sql/code/rules.sql)
+ */
 #define FIRST_YEAR 2000
 #define LAST_YEAR 2100
 
