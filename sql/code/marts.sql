@@ -136,25 +136,12 @@ BEGIN
 END
 $$;
 
--- The BI role: read mart, nothing else; warned about when missing (BI tools
--- will be refused until someone acts).  The views were just created again,
--- so they are granted again here (the default privileges cover only objects
--- the role that set them creates).
+-- The BI role reads the views (sql/migrations/003_mart.sql makes the role
+-- and grants it the tables); without the role, that migration warned.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop_bi') THEN
-        IF (SELECT rolcreaterole OR rolsuper FROM pg_roles
-            WHERE rolname = current_user) THEN
-            CREATE ROLE onestop_bi NOLOGIN;
-        ELSE
-            RAISE WARNING 'role onestop_bi is missing and % cannot create it: skipping its grants',
-                current_user
-                USING HINT = 'create the role as a superuser, then grant it: see README, "The warehouse and its roles"';
-            RETURN;
-        END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop_bi') THEN
+        GRANT SELECT ON ALL TABLES IN SCHEMA mart TO onestop_bi;
     END IF;
-    GRANT USAGE ON SCHEMA mart TO onestop_bi;
-    GRANT SELECT ON ALL TABLES IN SCHEMA mart TO onestop_bi;
-    ALTER DEFAULT PRIVILEGES IN SCHEMA mart GRANT SELECT ON TABLES TO onestop_bi;
 END
 $$;

@@ -93,7 +93,10 @@ COMMENT ON TABLE mart.compliance_score IS
     'Điểm theo tiêu chí — compliance points per unit, period, profile and criterion';
 COMMENT ON TABLE mart.compliance_total IS
     'Tổng điểm theo bộ tiêu chí — compliance total per unit, period and profile';
--- The BI role: read mart, nothing else.
+
+-- The BI role: read mart, nothing else; warned about when missing (BI tools
+-- will be refused until someone acts).  The views are sql/code/marts.sql's,
+-- which grants them again each time it creates them.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop_bi') THEN
@@ -101,8 +104,9 @@ BEGIN
             WHERE rolname = current_user) THEN
             CREATE ROLE onestop_bi NOLOGIN;
         ELSE
-            RAISE NOTICE 'role onestop_bi is missing and % cannot create it: skipping its grants',
-                current_user;
+            RAISE WARNING 'role onestop_bi is missing and % cannot create it: skipping its grants',
+                current_user
+                USING HINT = 'create the role as a superuser, then grant it: see README, "The warehouse and its roles"';
             RETURN;
         END IF;
     END IF;
