@@ -79,8 +79,6 @@ static void test_small_calendar(void)
 	}
 	test_worked_examples(cal);
 
-
-
 	/* a plain weekend */
 	CHECK(!calendar_is_workday(cal, D(2024, 3, 9)));
 	CHECK(!calendar_is_workday(cal, D(2024, 3, 10)));
