@@ -19,7 +19,9 @@ bytes() {
 }
 
 # One array NAME of struct sql_file from the files; with versions (the
-# name's leading number) when the second argument is "versioned".
+# name's leading number) when the second argument is "versioned".  The hash
+# is POSIX cksum's CRC and size: it tells a changed file from the one a
+# warehouse applied, which is all it is for.
 sql_array() {
 	array=$1
 	versioned=$2
@@ -37,10 +39,12 @@ sql_array() {
 		version=0
 		[ "$versioned" = versioned ] &&
 			version=$(echo "$base" | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
-		printf '\t{ %s, "%s", (const char *)%s_%d },\n' "$version" "$base" "$array" "$n"
+		hash=$(cksum < "$f" | awk '{ print $1 "-" $2 }')
+		printf '\t{ %s, "%s", "%s", (const char *)%s_%d },\n' "$version" "$base" "$hash" \
+			"$array" "$n"
 		n=$((n + 1))
 	done
-	[ "$n" -gt 0 ] || printf '\t{ 0, "", "" },\n'
+	[ "$n" -gt 0 ] || printf '\t{ 0, "", "", "" },\n'
 	echo '};'
 	echo "const size_t ${array%s}_count = $n;"
 }

@@ -353,6 +353,10 @@ static int apply_migration(PGconn *conn, const struct sql_file *f, struct buf *e
 	return 0;
 }
 
+/*
+ * Only the names and hashes go to the server, not the code: a command
+ * checks them every time it connects.
+ */
 int pg_code_current(PGconn *conn, struct buf *err)
 {
 	struct buf out;
@@ -361,10 +365,10 @@ int pg_code_current(PGconn *conn, struct buf *err)
 				err);
 	int current = rc == 0 && (size_t)atol(buf_str(&out)) == sql_code_count;
 	for (size_t i = 0; rc == 0 && current && i < sql_code_count; i++) {
-		const char *params[] = { sql_code[i].name, sql_code[i].text };
+		const char *params[] = { sql_code[i].name, sql_code[i].hash };
 		rc = pg_query_value(conn,
 				    "SELECT EXISTS (SELECT FROM etl.code_module"
-				    " WHERE name = $1 AND hash = md5($2))",
+				    " WHERE name = $1 AND hash = $2)",
 				    2, params, &out, err);
 		current = rc == 0 && !strcmp(buf_str(&out), "t");
 	}
@@ -384,9 +388,9 @@ static int apply_code(PGconn *conn, struct buf *err)
 	    pg_exec(conn, "DELETE FROM etl.code_module", 0, NULL, err) < 0)
 		return -1;
 	for (size_t i = 0; i < sql_code_count; i++) {
-		const char *params[] = { sql_code[i].name, sql_code[i].text };
+		const char *params[] = { sql_code[i].name, sql_code[i].hash };
 		if (pg_exec(conn, sql_code[i].text, 0, NULL, err) < 0 ||
-		    pg_exec(conn, "INSERT INTO etl.code_module (name, hash) VALUES ($1, md5($2))",
+		    pg_exec(conn, "INSERT INTO etl.code_module (name, hash) VALUES ($1, $2)",
 			    2, params, err) < 0) {
 			buf_addf(err, " (in sql/code/%s)", sql_code[i].name);
 			return -1;

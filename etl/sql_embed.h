@@ -13,6 +13,7 @@
 struct sql_file {
 	int version; /* a migration's leading number; 0 for a code module */
 	const char *name;
+	const char *hash; /* the file's cksum, "CRC-SIZE" */
 	const char *text;
 };
 

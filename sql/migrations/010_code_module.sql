@@ -5,6 +5,6 @@
 -- program's (etl/pgload.c, pg_migrate).
 CREATE TABLE etl.code_module (
     name       text PRIMARY KEY,
-    hash       text NOT NULL,     -- md5 of the file as embedded
+    hash       text NOT NULL,     -- cksum of the file as embedded: CRC-SIZE
     applied_at timestamptz NOT NULL DEFAULT now()
 );
