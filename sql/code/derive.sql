@@ -1,11 +1,15 @@
 -- derive: what each dossier and log step counts as (rules.md), and the
 -- monthly counts kept from it.  Rules that live here:
 --   * dossier class (dw.dossier_class) and outcome (dw.outcome);
---   * effective receipt day, supplement extension, legal due date, declared
---     and legal outcome, masked late, on the software, online eligible, fee
---     received: etl._derive_dossiers, one statement for all of them, with
---     the log facts of etl._log_fact_aggregates; its working-day arithmetic
---     is calendar.sql's (dw.workday_add), done as joins on workday_no;
+--   * effective receipt day, declared and legal outcome, masked late, on
+--     the software, online eligible, fee received: one function each
+--     (dw.effective_receipt_no, dw.declared_outcome, dw.legal_outcome,
+--     dw.masked_late, dw.on_software, dw.online_eligible, dw.fee_received),
+--     applied to a set of dossiers by etl._derive_dossiers, one statement
+--     that also sums the supplement extension and joins the legal due date,
+--     with the log facts of etl._log_fact_aggregates; its working-day
+--     arithmetic is calendar.sql's (dw.workday_add), done as joins on
+--     workday_no;
 --   * the catalogue version in force at receipt (in etl._derive_dossiers),
 --     the versions' validity (etl._refresh_versions) and the dossiers a
 --     catalogue change touches (etl._touch_from_catalogue);
@@ -51,6 +55,75 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN finished < due THEN 'early'
                 WHEN finished = due THEN 'on_time'
                 WHEN finished > due THEN 'late' END
+$$;
+
+-- The rules of one dossier (rules.md), each as an expression of its facts:
+-- etl._derive_dossiers applies them to a set of dossiers in one statement,
+-- and PostgreSQL inlines them there (plain SQL expressions, each argument
+-- used once or a plain column), so the plan is that of the bare expressions
+-- while the rules themselves are checked when this file is applied.
+
+-- The working-day number of the effective receipt day ("Legal due date",
+-- 1): the receipt day's when it is a working day and the time is before
+-- office_close, else the next working day's.
+CREATE FUNCTION dw.effective_receipt_no(receipt_is_workday boolean, receipt_workday_no int,
+                                        received_local timestamp, office_close time)
+RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN receipt_is_workday AND received_local::time < office_close
+                THEN receipt_workday_no ELSE receipt_workday_no + 1 END
+$$;
+
+-- Processed on the software: received in the software within 24 hours of
+-- NgayTiepNhan, handled there, and, if resolved, its finish logged.
+CREATE FUNCTION dw.on_software(first_receipt_step timestamptz, received_at timestamptz,
+                               handled boolean, class text, logged_finish boolean)
+RETURNS boolean
+-- STABLE, as timestamptz + interval is: an IMMUTABLE one would not be inlined
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(first_receipt_step <= received_at + interval '24 hours'
+                    AND handled AND (class <> 'resolved' OR logged_finish), false)
+$$;
+
+-- "Outcome of a resolved dossier": against the appointment (declared), and
+-- against the legal due date (legal; unknown without one); NULL unless
+-- resolved.
+CREATE FUNCTION dw.declared_outcome(class text, finished date, appointment date)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN class = 'resolved' THEN dw.outcome(finished, appointment) END
+$$;
+
+CREATE FUNCTION dw.legal_outcome(class text, received boolean, finished date,
+                                 legal_due date)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN class <> 'resolved' THEN NULL
+                WHEN legal_due IS NULL OR NOT received THEN 'unknown'
+                ELSE dw.outcome(finished, legal_due) END
+$$;
+
+-- Masked late: declared early or on time, but legally late.
+CREATE FUNCTION dw.masked_late(class text, declared_outcome text, legal_outcome text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN class = 'resolved'
+                THEN coalesce(declared_outcome IN ('early', 'on_time')
+                              AND legal_outcome = 'late', false) END
+$$;
+
+-- Online eligible: received, the procedure at level 3 or 4 at receipt, in
+-- person or online.
+CREATE FUNCTION dw.online_eligible(received boolean, level smallint, channel smallint)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT received AND coalesce(level >= 3, false) AND channel IN (1, 2)
+$$;
+
+-- Fee received: received, the procedure bearing a fee at receipt.
+CREATE FUNCTION dw.fee_received(received boolean, fee boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT received AND coalesce(fee, false)
 $$;
 
 -- The step-delay rule (rules.md, "Step delays"): a log step counts when it
@@ -216,13 +289,11 @@ BEGIN
                d.class <> 'not_received' AS received,
                d.received_local::date AS receipt_local, d.finish_local, d.due_local,
                v.level, v.legal_days, v.fee,
-               coalesce(l.first_receipt_step <= d.received_at + interval '24 hours'
-                        AND l.handled AND (d.class <> 'resolved' OR l.logged_finish),
-                        false) AS on_software,
+               dw.on_software(l.first_receipt_step, d.received_at, l.handled, d.class,
+                              l.logged_finish) AS on_software,
                coalesce(e.days, 0) AS extension_days,
-               -- working-day number of the effective receipt day
-               CASE WHEN rc.is_workday AND d.received_local::time < %4$L::time
-                    THEN rc.workday_no ELSE rc.workday_no + 1 END AS receipt_no
+               dw.effective_receipt_no(rc.is_workday, rc.workday_no, d.received_local,
+                                       %4$L::time) AS receipt_no
         FROM dossier d
         LEFT JOIN log_facts l USING (ma_ho_so)
         LEFT JOIN extension e USING (ma_ho_so)
@@ -236,11 +307,8 @@ BEGIN
         OFFSET 0
     ), outcome AS (
         SELECT f.*, eff.day AS effective_receipt_day, due.day AS legal_due_date,
-               CASE WHEN f.class = 'resolved' THEN dw.outcome(f.finish_local, f.due_local) END
-                   AS declared_outcome,
-               CASE WHEN f.class <> 'resolved' THEN NULL
-                    WHEN due.day IS NULL OR NOT f.received THEN 'unknown'
-                    ELSE dw.outcome(f.finish_local, due.day) END AS legal_outcome
+               dw.declared_outcome(f.class, f.finish_local, f.due_local) AS declared_outcome,
+               dw.legal_outcome(f.class, f.received, f.finish_local, due.day) AS legal_outcome
         FROM facts f
         LEFT JOIN dw.calendar eff ON eff.workday_no = f.receipt_no AND eff.is_workday
         LEFT JOIN dw.calendar due
@@ -257,12 +325,10 @@ BEGIN
            CASE WHEN o.received THEN o.extension_days END,
            CASE WHEN o.received THEN o.legal_due_date END,
            o.declared_outcome, o.legal_outcome,
-           CASE WHEN o.class = 'resolved'
-                THEN coalesce(o.declared_outcome IN ('early', 'on_time')
-                              AND o.legal_outcome = 'late', false) END,
+           dw.masked_late(o.class, o.declared_outcome, o.legal_outcome),
            CASE WHEN o.received THEN o.on_software END,
-           o.received AND coalesce(o.level >= 3, false) AND o.channel IN (1, 2),
-           o.received AND coalesce(o.fee, false)
+           dw.online_eligible(o.received, o.level, o.channel),
+           dw.fee_received(o.received, o.fee)
     FROM outcome o
     $sql$, p_dossier, p_log, p_supplement, p_office_close);
 END
