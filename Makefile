@@ -17,7 +17,12 @@ LIBS     = -lcurl -lcsv -lpq -lxlsxwriter -lz -lpthread -lm
 
 SRC     := $(wildcard etl/*.c)
 LIBSRC  := $(filter-out etl/main.c,$(SRC))
-SQLSRC  := $(sort $(wildcard sql/[0-9]*.sql))
+# sql/migrations: state, applied once each in version order; sql/code: the
+# current functions and views, one module a file, applied in this order (a
+# module's SQL functions are checked against those before it).
+SQLMIG  := $(sort $(wildcard sql/migrations/[0-9]*.sql))
+SQLCODE := $(addprefix sql/code/,admin.sql calendar.sql rules.sql partition.sql merge.sql \
+           derive.sql kpi.sql scores.sql form06.sql marts.sql)
 EMBED   := sql_embed css_embed
 REL_OBJ := $(patsubst etl/%.c,build/rel/%.o,$(SRC)) $(EMBED:%=build/rel/%.o)
 SAN_OBJ := $(patsubst etl/%.c,build/san/%.o,$(SRC)) $(EMBED:%=build/san/%.o)
@@ -52,9 +57,11 @@ build/san/%.o: etl/%.c | build/san
 build/san/unit/%: tests/unit/%.c $(SAN_LIB) | build/san/unit
 	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) $(SANFLAGS) -o $@ $< $(SAN_LIB) $(LIBS)
 
-# The migrations travel inside the binary: program and schema cannot drift.
-build/sql_embed.c: $(SQLSRC) etl/embed.sh | build/rel
-	sh etl/embed.sh sql $(SQLSRC) > $@.tmp && mv $@.tmp $@
+# The migrations and code modules travel inside the binary: program and
+# schema cannot drift.  The folders are prerequisites too: a file taken away
+# changes them, not the files left.
+build/sql_embed.c: $(SQLMIG) $(SQLCODE) sql/migrations sql/code etl/embed.sh Makefile | build/rel
+	sh etl/embed.sh sql $(SQLMIG) -- $(SQLCODE) > $@.tmp && mv $@.tmp $@
 
 # So does the report page's stylesheet, kept as CSS in etl/page.css.
 build/css_embed.c: etl/page.css etl/embed.sh | build/rel
@@ -145,10 +152,12 @@ build/san/unit/test_fuzz_corpus: tests/fuzz/fuzz_csv_record.c
 install: all
 	grep -qF '$(PREFIX)/share/onestop-etl/calendar-vn.csv' build/onestop-etl || \
 		{ rm -f build/rel/config.o && $(MAKE) build/onestop-etl; }
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/onestop-etl/sql \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/migrations \
+		$(DESTDIR)$(PREFIX)/share/onestop-etl/sql/code \
 		$(DESTDIR)$(PREFIX)/lib/onestop-etl $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 build/onestop-etl $(DESTDIR)$(PREFIX)/bin/onestop-etl
-	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/
+	install -m 644 $(SQLMIG) $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/migrations/
+	install -m 644 $(SQLCODE) $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/code/
 	install -m 644 config/calendar-vn.csv config/profiles.csv cron/onestop-etl.logrotate \
 		$(DESTDIR)$(PREFIX)/share/onestop-etl/
 	for f in config/onestop-etl.conf.example cron/onestop-etl.cron; do \
@@ -161,10 +170,12 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/onestop-etl $(DESTDIR)$(PREFIX)/share/man/man1/onestop-etl.1 \
 		$(DESTDIR)$(PREFIX)/lib/onestop-etl/onestop-etl-nightly \
-		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/,$(notdir $(wildcard sql/*.sql))) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/,$(SQLMIG:sql/%=%) $(SQLCODE:sql/%=%)) \
 		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/,calendar-vn.csv profiles.csv \
 		onestop-etl.conf.example onestop-etl.cron onestop-etl.logrotate)
-	rmdir $(DESTDIR)$(PREFIX)/share/onestop-etl/sql $(DESTDIR)$(PREFIX)/share/onestop-etl \
+	rmdir $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/migrations \
+		$(DESTDIR)$(PREFIX)/share/onestop-etl/sql/code $(DESTDIR)$(PREFIX)/share/onestop-etl/sql \
+		$(DESTDIR)$(PREFIX)/share/onestop-etl \
 		$(DESTDIR)$(PREFIX)/lib/onestop-etl 2>/dev/null || true
 
 clean:

@@ -17,7 +17,10 @@
 
 #define CAL_HEADER "date,kind,note"
 #define CAL_FIELDS 3
-/* the span of dw.calendar (sql/002_warehouse.sql, sql/004_rules.sql) */
+/*
+ * the span of dw.calendar (sql/migrations/002_warehouse.sql,
+ * sql/code/rules.sql)
+ */
 #define FIRST_YEAR 2000
 #define LAST_YEAR 2100
 
@@ -319,16 +322,6 @@ bool calendar_is_workday(const struct calendar *cal, long day)
 	if (hit)
 		return cal->entries[hit->entry].workday;
 	return !is_weekend(day);
-}
-
-long calendar_workday_add(const struct calendar *cal, long day, int k)
-{
-	while (k > 0) {
-		day++;
-		if (calendar_is_workday(cal, day))
-			k--;
-	}
-	return day;
 }
 
 size_t calendar_entry_count(const struct calendar *cal)

@@ -62,8 +62,10 @@ char *calendar_coverage_warning(const struct calendar *cal, const char *path);
 /* A NULL cal is the plain week: Monday to Friday. */
 bool calendar_is_workday(const struct calendar *cal, long day);
 
-/* For k <= 0, day itself; for k >= 1, the k-th working day after day. */
-long calendar_workday_add(const struct calendar *cal, long day, int k);
+/*
+ * Working-day arithmetic (workday_add) is the warehouse's, on the calendar
+ * this file is loaded into: dw.workday_add in sql/code/calendar.sql.
+ */
 
 /*
  * The explicit entries in file order (for loading into PostgreSQL).  kind

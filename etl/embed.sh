@@ -3,7 +3,11 @@
 # it carries cannot drift.  Plain POSIX sh, od and awk, so the build needs
 # nothing beyond a C toolchain.
 #
-#   embed.sh sql sql/NNN_*.sql   the migrations, as sql_files[] (etl/sql_embed.h)
+#   embed.sh sql MIGRATION... -- MODULE...
+#                                the migrations (sql/migrations/NNN_*.sql) as
+#                                sql_files[], the code modules (sql/code/*.sql,
+#                                in the order given) as sql_code[]
+#                                (etl/sql_embed.h)
 #   embed.sh css NAME FILE.css   a stylesheet, as the string NAME
 #                                (etl/css_embed.h), minified as page.css says
 set -eu
@@ -14,25 +18,48 @@ bytes() {
 	printf '0};\n'
 }
 
-sql() {
-	echo '#include "sql_embed.h"'
+# One array NAME of struct sql_file from the files; with versions (the
+# name's leading number) when the second argument is "versioned".  The hash
+# is POSIX cksum's CRC and size: it tells a changed file from the one a
+# warehouse applied, which is all it is for.
+sql_array() {
+	array=$1
+	versioned=$2
+	shift 2
 	n=0
 	for f in "$@"; do
-		printf 'static const unsigned char sql_%d[] = {' "$n"
+		printf 'static const unsigned char %s_%d[] = {' "$array" "$n"
 		bytes < "$f"
 		n=$((n + 1))
 	done
-	echo 'const struct sql_file sql_files[] = {'
+	echo "const struct sql_file $array[] = {"
 	n=0
 	for f in "$@"; do
 		base=$(basename "$f")
-		version=$(echo "$base" | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
-		printf '\t{ %s, "%s", (const char *)sql_%d },\n' "$version" "$base" "$n"
+		version=0
+		[ "$versioned" = versioned ] &&
+			version=$(echo "$base" | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
+		hash=$(cksum < "$f" | awk '{ print $1 "-" $2 }')
+		printf '\t{ %s, "%s", "%s", (const char *)%s_%d },\n' "$version" "$base" "$hash" \
+			"$array" "$n"
 		n=$((n + 1))
 	done
-	[ "$n" -gt 0 ] || printf '\t{ 0, "", "" },\n'
+	[ "$n" -gt 0 ] || printf '\t{ 0, "", "", "" },\n'
 	echo '};'
-	echo "const size_t sql_file_count = $n;"
+	echo "const size_t ${array%s}_count = $n;"
+}
+
+sql() {
+	migrations=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		migrations="$migrations $1"
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	echo '#include "sql_embed.h"'
+	# shellcheck disable=SC2086 # file names without blanks, by the Makefile
+	sql_array sql_files versioned $migrations
+	sql_array sql_code modules "$@"
 }
 
 # Whole-line comments, line breaks and leading indentation dropped: the
@@ -57,5 +84,5 @@ case $mode in
 sql) sql "$@" ;;
 css) [ $# -eq 2 ] || { echo "usage: embed.sh css NAME FILE.css" >&2; exit 2; }
 	css "$@" ;;
-*) echo "usage: embed.sh sql FILE... | css NAME FILE.css" >&2; exit 2 ;;
+*) echo "usage: embed.sh sql MIGRATION... -- MODULE... | css NAME FILE.css" >&2; exit 2 ;;
 esac

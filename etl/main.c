@@ -94,7 +94,7 @@ static PGconn *connect_warehouse(struct globals *g, bool check_version)
 	struct buf err;
 	buf_init(&err, ERR_CAP);
 	PGconn *conn = pg_connect(g->cfg.dsn, &err);
-	int version = 0;
+	int version = 0, code;
 	if (conn && check_version) {
 		if (pg_schema_version(conn, &version, &err) < 0) {
 			pg_close(conn);
@@ -102,6 +102,11 @@ static PGconn *connect_warehouse(struct globals *g, bool check_version)
 		} else if (version != pg_schema_target()) {
 			buf_addf(&err, "the warehouse is at schema version %d, this program needs %d: run 'onestop-etl migrate'",
 				 version, pg_schema_target());
+			pg_close(conn);
+			conn = NULL;
+		} else if ((code = pg_code_current(conn, &err)) <= 0) {
+			if (code == 0)
+				buf_adds(&err, "the warehouse's SQL code (sql/code) is not this program's: run 'onestop-etl migrate'");
 			pg_close(conn);
 			conn = NULL;
 		}

@@ -297,26 +297,125 @@ int pg_schema_version(PGconn *conn, int *version, struct buf *err)
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * sql/migrations 001-003 are the schema of release 9 (whose migrations
+ * were 001-009) squashed: a warehouse at 9 skips them, one at 1 to 8 must
+ * first be migrated by release 9.
+ */
+#define SQUASHED_VERSION 9
+
+/*
+ * Before the code modules are applied again, every function and view of
+ * the code's schemas goes (an extension's excepted), so that nothing a
+ * module no longer defines stays behind; the views in one statement, as
+ * one may be built on another.  A view or function of someone else's that
+ * depends on them makes this fail, and the migrate with it: the error
+ * names it.
+ */
+static const char DROP_CODE[] =
+	"DO $$\n"
+	"DECLARE\n"
+	"    views text;\n"
+	"    routines text;\n"
+	"BEGIN\n"
+	"    SELECT string_agg(c.oid::regclass::text, ', ') INTO views\n"
+	"    FROM pg_class c\n"
+	"    WHERE c.relnamespace::regnamespace::text IN ('etl', 'dw', 'mart')\n"
+	"      AND c.relkind IN ('v', 'm')\n"
+	"      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass\n"
+	"                      AND d.objid = c.oid AND d.deptype = 'e');\n"
+	"    IF views IS NOT NULL THEN\n"
+	"        EXECUTE 'DROP VIEW ' || views;\n"
+	"    END IF;\n"
+	"    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO routines\n"
+	"    FROM pg_proc p\n"
+	"    WHERE p.pronamespace::regnamespace::text IN ('etl', 'dw', 'mart')\n"
+	"      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass\n"
+	"                      AND d.objid = p.oid AND d.deptype = 'e');\n"
+	"    IF routines IS NOT NULL THEN\n"
+	"        EXECUTE 'DROP ROUTINE ' || routines;\n"
+	"    END IF;\n"
+	"END\n"
+	"$$";
+
 static int apply_migration(PGconn *conn, const struct sql_file *f, struct buf *err)
 {
 	char version[16];
 	snprintf(version, sizeof(version), "%d", f->version);
 	const char *params[] = { version, f->name };
-	if (pg_exec(conn, "BEGIN", 0, NULL, err) < 0)
-		return -1;
 	if (pg_exec(conn, f->text, 0, NULL, err) < 0 ||
 	    pg_exec(conn, "INSERT INTO etl.schema_migration (version, name) VALUES ($1, $2)",
-		    2, params, err) < 0 ||
-	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0) {
-		struct buf ignored;
-		buf_init(&ignored, 256);
-		pg_exec(conn, "ROLLBACK", 0, NULL, &ignored);
-		buf_release(&ignored);
+		    2, params, err) < 0) {
 		buf_addf(err, " (in %s)", f->name);
 		return -1;
 	}
 	log_info(NULL, NULL, "applied migration %s", f->name);
 	return 0;
+}
+
+/*
+ * Only the names and hashes go to the server, not the code: a command
+ * checks them every time it connects.
+ */
+int pg_code_current(PGconn *conn, struct buf *err)
+{
+	struct buf out;
+	buf_init(&out, 64);
+	int rc = pg_query_value(conn, "SELECT count(*) FROM etl.code_module", 0, NULL, &out,
+				err);
+	int current = rc == 0 && (size_t)atol(buf_str(&out)) == sql_code_count;
+	for (size_t i = 0; rc == 0 && current && i < sql_code_count; i++) {
+		const char *params[] = { sql_code[i].name, sql_code[i].hash };
+		rc = pg_query_value(conn,
+				    "SELECT EXISTS (SELECT FROM etl.code_module"
+				    " WHERE name = $1 AND hash = $2)",
+				    2, params, &out, err);
+		current = rc == 0 && !strcmp(buf_str(&out), "t");
+	}
+	buf_release(&out);
+	return rc < 0 ? -1 : current;
+}
+
+/*
+ * The code modules, all of them again: functions and views are dropped
+ * and created from the current definitions, and the hashes recorded.
+ * check_function_bodies stays on: a module's SQL functions are checked as
+ * they are created.
+ */
+static int apply_code(PGconn *conn, struct buf *err)
+{
+	if (pg_exec(conn, DROP_CODE, 0, NULL, err) < 0 ||
+	    pg_exec(conn, "DELETE FROM etl.code_module", 0, NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sql_code_count; i++) {
+		const char *params[] = { sql_code[i].name, sql_code[i].hash };
+		if (pg_exec(conn, sql_code[i].text, 0, NULL, err) < 0 ||
+		    pg_exec(conn, "INSERT INTO etl.code_module (name, hash) VALUES ($1, $2)",
+			    2, params, err) < 0) {
+			buf_addf(err, " (in sql/code/%s)", sql_code[i].name);
+			return -1;
+		}
+	}
+	log_info(NULL, NULL, "applied the %zu code modules", sql_code_count);
+	return 0;
+}
+
+/* The migrations the warehouse lacks, then the code if it changed. */
+static int migrate_in_transaction(PGconn *conn, int current, struct buf *err)
+{
+	if (pg_exec(conn, "SET LOCAL check_function_bodies = on", 0, NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sql_file_count; i++) {
+		if (sql_files[i].version <= current)
+			continue;
+		if (apply_migration(conn, &sql_files[i], err) < 0)
+			return -1;
+	}
+	int code = pg_code_current(conn, err);
+	if (code < 0 || (!code && apply_code(conn, err) < 0))
+		return -1;
+	/* data moves that need the code: sql/code/admin.sql says which */
+	return pg_exec(conn, "SELECT etl.after_migrate()", 0, NULL, err);
 }
 
 int pg_migrate(PGconn *conn, struct buf *err)
@@ -337,11 +436,21 @@ int pg_migrate(PGconn *conn, struct buf *err)
 			 current, pg_schema_target());
 		return -1;
 	}
-	for (size_t i = 0; i < sql_file_count; i++) {
-		if (sql_files[i].version <= current)
-			continue;
-		if (apply_migration(conn, &sql_files[i], err) < 0)
-			return -1;
+	if (current > 0 && current < SQUASHED_VERSION) {
+		buf_reset(err);
+		buf_addf(err, "the warehouse is at schema version %d: migrate it to version %d with release %d's onestop-etl first",
+			 current, SQUASHED_VERSION, SQUASHED_VERSION);
+		return -1;
+	}
+	if (pg_exec(conn, "BEGIN", 0, NULL, err) < 0)
+		return -1;
+	if (migrate_in_transaction(conn, current, err) < 0 ||
+	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0) {
+		struct buf ignored;
+		buf_init(&ignored, 256);
+		pg_exec(conn, "ROLLBACK", 0, NULL, &ignored);
+		buf_release(&ignored);
+		return -1;
 	}
 	return 0;
 }

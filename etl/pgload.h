@@ -77,11 +77,19 @@ int pg_set_timeout(PGconn *conn, const char *name, long seconds, struct buf *err
 int pg_lock_held_by(PGconn *conn, int pid, struct buf *err);
 
 /*
- * Migrations are the numbered files of sql/, embedded in the binary at
- * build time so the program and its schema cannot drift apart.
+ * Migrations are the numbered files of sql/migrations (state), the code
+ * modules the files of sql/code (functions and views), both embedded in
+ * the binary at build time so the program and its schema cannot drift
+ * apart.  pg_migrate applies, in one transaction, the migrations the
+ * warehouse lacks, then every code module again if any of them differs
+ * from what the warehouse last applied (etl.code_module); a warehouse at
+ * schema version 1 to 8 is refused (release 9 migrates it first).
+ * pg_code_current: 1 when the warehouse's code modules are the program's,
+ * 0 when not, -1 on error (it needs schema version 10 or later).
  */
 int pg_schema_version(PGconn *conn, int *version, struct buf *err);
 int pg_schema_target(void);
+int pg_code_current(PGconn *conn, struct buf *err);
 int pg_migrate(PGconn *conn, struct buf *err);
 
 #endif

@@ -68,7 +68,6 @@ struct extract {
 	 */
 	const char *file;
 	long long file_base;
-	bool reject_file; /* etl.reject has its file column */
 	long long page_read, page_rejected;
 	long long read, rejected;
 	long page_no;    /* the page being read, from 0 */
@@ -98,11 +97,9 @@ static int reject_flush(struct extract *x)
 		return 0;
 	if (!x->rej_open) {
 		if (pg_exec(x->audit, "BEGIN", 0, NULL, &x->err) < 0 ||
-		    pg_copy_begin(x->audit, x->reject_file
-				  ? "COPY etl.reject (run_id, source, entity, file, row_number,"
-				    " reason, column_name, raw) FROM STDIN"
-				  : "COPY etl.reject (run_id, source, entity, row_number,"
-				    " reason, column_name, raw) FROM STDIN",
+		    pg_copy_begin(x->audit,
+				  "COPY etl.reject (run_id, source, entity, file, row_number,"
+				  " reason, column_name, raw) FROM STDIN",
 				  &x->err) < 0)
 			return -1;
 		x->rej_open = true;
@@ -142,13 +139,11 @@ static void reject_add(struct extract *x, long long row_number,
 	buf_addf(b, "%lld\t", x->run_id);
 	copy_escape(b, x->src->name, strlen(x->src->name));
 	buf_addf(b, "\t%s\t", entity_name(x->entity));
-	if (x->reject_file) {
-		if (x->file)
-			copy_escape(b, x->file, strlen(x->file));
-		else
-			buf_adds(b, "\\N");
-		buf_addc(b, '\t');
-	}
+	if (x->file)
+		copy_escape(b, x->file, strlen(x->file));
+	else
+		buf_adds(b, "\\N");
+	buf_addc(b, '\t');
 	buf_addf(b, "%lld\t%s\t", row_number - x->file_base, reject_code(r->reason));
 	if (r->column)
 		copy_escape(b, r->column, strlen(r->column));
@@ -620,7 +615,11 @@ static int merge(PGconn *conn, const struct app *app, const struct source_cfg *s
 	return 0;
 }
 
-/* How far past the source's clock a watermark may go (interfaces.md). */
+/*
+ * How far past the source's clock a watermark may go (interfaces.md), as
+ * the messages say it; the rule itself is the warehouse's, in
+ * sql/code/admin.sql (etl.watermark_cap, etl.advance_watermark).
+ */
 #define CLOCK_SLACK "5 minutes"
 
 /*
@@ -636,9 +635,9 @@ static int warn_future_rows(PGconn *conn, const struct source_cfg *src,
 	char sql[384];
 	struct buf n;
 	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM %s WHERE $1::timestamptz > to_timestamp($2::bigint)"
-		 " + interval '" CLOCK_SLACK "' AND updated_at > to_timestamp($2::bigint)"
-		 " + interval '" CLOCK_SLACK "'",
+		 "SELECT count(*) FROM %s"
+		 " WHERE $1::timestamptz > etl.watermark_cap(to_timestamp($2::bigint))"
+		 " AND updated_at > etl.watermark_cap(to_timestamp($2::bigint))",
 		 entity_staging_table(e));
 	const char *params[] = { watermark, clock };
 	buf_init(&n, 32);
@@ -660,8 +659,8 @@ static int warn_future_rows(PGconn *conn, const struct source_cfg *src,
 
 /*
  * A watermark already past the source's clock (stored by a version without
- * the cap) asks for nothing, so no row ever comes to correct it: bring it
- * back to the clock, and say so.
+ * the cap) asks for nothing, so no row ever comes to correct it: the rule
+ * brings it back to the clock when nothing was staged, and this says so.
  */
 static int pull_back_watermark(PGconn *conn, const struct source_cfg *src,
 			       enum entity e, const char *clock, struct buf *err)
@@ -670,15 +669,8 @@ static int pull_back_watermark(PGconn *conn, const struct source_cfg *src,
 	struct buf was;
 	buf_init(&was, 64);
 	int rc = pg_query_value(conn,
-		"WITH old AS (SELECT updated_until FROM etl.watermark"
-		"  WHERE source = $1 AND entity = $2"
-		"  AND updated_until > to_timestamp($3::bigint) + interval '" CLOCK_SLACK "'"
-		"  FOR UPDATE),"
-		" moved AS (UPDATE etl.watermark w"
-		"  SET updated_until = to_timestamp($3::bigint) + interval '" CLOCK_SLACK "'"
-		"  FROM old WHERE w.source = $1 AND w.entity = $2 RETURNING 1)"
-		" SELECT coalesce(max(to_char(updated_until AT TIME ZONE 'Asia/Ho_Chi_Minh',"
-		"  'YYYY-MM-DD HH24:MI:SS')), '') FROM old, moved",
+		"SELECT coalesce(to_char(etl.advance_watermark($1, $2, NULL, to_timestamp($3::bigint))"
+		"  AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY-MM-DD HH24:MI:SS'), '')",
 		3, params, &was, err);
 	if (rc == 0 && buf_str(&was)[0])
 		log_warn(src->name, entity_name(e),
@@ -689,13 +681,11 @@ static int pull_back_watermark(PGconn *conn, const struct source_cfg *src,
 }
 
 /*
- * The watermark moves forward only: to the latest CapNhatLuc loaded, but
- * never past the source's clock + CLOCK_SLACK (one stored past it by an
- * older version comes back to it: re-reading is safe).  A file or a backfill
- * window that starts after the watermark must not move it, or the changes
- * between the two would never be asked for; nor may a window with a start
- * set the first watermark of an entity (no watermark means "ask for
- * everything").
+ * After a source's merge, each entity's watermark follows the watermark
+ * rule, etl.advance_watermark (sql/code/admin.sql): forward only, to the
+ * latest CapNhatLuc staged, never past the source's clock + CLOCK_SLACK,
+ * and a backfill window moves only a watermark already inside it.  A file
+ * moves none.
  */
 static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 			      const struct run_request *req,
@@ -720,16 +710,9 @@ static int advance_watermarks(PGconn *conn, const struct source_cfg *src,
 		if (warn_future_rows(conn, src, (enum entity)e, counts[e].watermark,
 				     clock, err) < 0 ||
 		    pg_exec(conn,
-			    "INSERT INTO etl.watermark AS w (source, entity, updated_until)"
-			    " SELECT $1, $3, least($4::timestamptz,"
-			    "  to_timestamp($5::bigint) + interval '" CLOCK_SLACK "')"
-			    " WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM etl.watermark o"
-			    "  WHERE o.source = $1 AND o.entity = $3)"
-			    " ON CONFLICT (source, entity) DO UPDATE"
-			    " SET updated_until = least(greatest(w.updated_until, excluded.updated_until),"
-			    "  to_timestamp($5::bigint) + interval '" CLOCK_SLACK "')"
-			    " WHERE $2::text IS NULL OR w.updated_until >="
-			    "  to_timestamp($2, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'",
+			    "SELECT etl.advance_watermark($1, $3, $4::timestamptz,"
+			    " to_timestamp($5::bigint), to_timestamp($2, 'YYYYMMDDHH24MISS')::timestamp"
+			    "  AT TIME ZONE 'Asia/Ho_Chi_Minh')",
 			    5, params, err) < 0)
 			return -1;
 	}
@@ -800,26 +783,6 @@ static bool has_files(const struct run_request *req, enum entity e)
 }
 
 /*
- * Whether etl.reject has the column that names a reject's file
- * (interfaces.md).  Until the migration that adds it is in the warehouse,
- * a file's rejects are stored without it (etl.run.file_name still names
- * the files).
- */
-static bool reject_has_file(PGconn *conn)
-{
-	struct buf val, ignored;
-	buf_init(&val, 16);
-	buf_init(&ignored, ERR_CAP);
-	bool has = pg_query_value(conn,
-				  "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'etl.reject'::regclass"
-				  " AND attname = 'file' AND NOT attisdropped)",
-				  0, NULL, &val, &ignored) == 0 && !strcmp(buf_str(&val), "t");
-	buf_release(&val);
-	buf_release(&ignored);
-	return has;
-}
-
-/*
  * Rows that wait for their dossier are loaded, not lost (source-api.md),
  * but an operator who loaded the log before the dossiers should hear of
  * them.  After the commit: all the source's orphans, not only this run's.
@@ -846,7 +809,6 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 		       PGconn *conn, PGconn *audit, struct entity_counts *counts,
 		       struct buf *err)
 {
-	bool reject_file = req->mode == MODE_FILE && reject_has_file(audit);
 	/* the source's deadline bounds an endless page or endless paging */
 	double deadline = src->deadline > 0 && req->mode != MODE_FILE
 				  ? monotonic_seconds() + (double)src->deadline
@@ -882,7 +844,6 @@ static int extract_all(const struct app *app, const struct source_cfg *src,
 		extract_init(&x, app, src, (enum entity)e, run_id, conn, audit,
 			     deadline);
 		x.auth = use_oauth ? &oauth.auth : NULL;
-		x.reject_file = reject_file;
 		rc = extract_entity(&x, req, &counts[e]);
 		if (rc < 0)
 			buf_adds(err, buf_str(&x.err));

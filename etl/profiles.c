@@ -1,7 +1,7 @@
 /*
  * profiles.c - the scoring profiles file (profiles.h).
  *
- * Every check the warehouse makes when the rows arrive (sql/004_rules.sql,
+ * Every check the warehouse makes when the rows arrive (sql/code/rules.sql,
  * etl._check_rule_staging) is made here first, line by line, so that
  * check-config can find what would stop the next run, and the run can say
  * where in the file the problem is.

@@ -49,7 +49,7 @@ const struct criterion *profiles_criterion(const struct profiles *p, size_t i);
 
 /*
  * The i-th metric a criterion may name, NULL past the last.  The list is
- * dw.metric_names() of sql/004_rules.sql, which checks the loaded rows
+ * dw.metric_names() of sql/code/rules.sql, which checks the loaded rows
  * again; a test keeps the two the same.
  */
 const char *profiles_metric_name(size_t i);

@@ -86,7 +86,7 @@ static const struct word online_levels[] = {
 
 /*
  * Staging column per contract column, same order.  Each kind is sent as
- * the type etl.create_staging (sql/008_bulk.sql) gives its columns: TEXT
+ * the type etl.create_staging (sql/code/merge.sql) gives its columns: TEXT
  * and WORD text, TIME timestamptz, CODE smallint, NUMBER int, FLAG
  * boolean; row_number, which comes first, is bigint.
  *

@@ -58,11 +58,6 @@ def run_entities(ctx, run_id):
         f" FROM etl.run_entity WHERE run_id = {run_id}")}
 
 
-def with_reject_file_column(ctx):
-    """etl.reject.file (interfaces.md), until its migration is in sql/."""
-    ctx.sql("ALTER TABLE etl.reject ADD COLUMN IF NOT EXISTS file text")
-
-
 def test_five_files_in_reverse_order_are_one_run(ctx):
     sim = ctx.sim(seed=23, dossiers=200)
     conf = config(ctx, sim)
@@ -119,7 +114,6 @@ def test_later_file_wins_a_tie(ctx):
 def test_a_bad_file_among_five_fails_the_run(ctx):
     sim = ctx.sim(seed=25, dossiers=150)
     conf = config(ctx, sim, extra="[extract]\nmax_reject_pct = 5\nmin_rejects = 10")
-    with_reject_file_column(ctx)
     half = os.path.join(ctx.dir, "first")
     os.mkdir(half)
     ok(load(ctx, conf, export(ctx, sim, "donvi", folder=half),

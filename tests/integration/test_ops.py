@@ -2,6 +2,7 @@
 page, the cron wrapper run as cron runs it, and every SQL example of
 README.md against a loaded warehouse."""
 import datetime
+import glob
 import os
 import re
 import stat
@@ -28,9 +29,14 @@ def _installed_files():
     files |= {share + f for f in ("calendar-vn.csv", "profiles.csv",
                                   "onestop-etl.conf.example", "onestop-etl.cron",
                                   "onestop-etl.logrotate")}
-    files |= {share + "sql/" + f for f in os.listdir(os.path.join(ROOT, "sql"))
-              if f.endswith(".sql")}
+    files |= {share + f for f in _sql_files()}
     return files
+
+
+def _sql_files():
+    """The SQL that ships, relative to ROOT: migrations and code modules."""
+    return sorted(os.path.relpath(p, ROOT)
+                  for p in glob.glob(os.path.join(ROOT, "sql", "*", "*.sql")))
 
 
 def _tree(top):
@@ -88,10 +94,9 @@ def test_install_uninstall(ctx):
     for rel in want:
         if "/bin/" not in rel and "/lib/" not in rel:
             assert os.stat(os.path.join(dest, rel)).st_mode & 0o777 == 0o644, rel
-    for f in os.listdir(os.path.join(ROOT, "sql")):
-        if f.endswith(".sql"):
-            assert open(at("share/onestop-etl/sql/" + f), "rb").read() == \
-                open(os.path.join(ROOT, "sql", f), "rb").read(), f
+    for f in _sql_files():
+        assert open(at("share/onestop-etl/" + f), "rb").read() == \
+            open(os.path.join(ROOT, f), "rb").read(), f
 
     # The default calendar and profiles resolve under PREFIX once installed.
     binary = open(at("bin/onestop-etl"), "rb").read()

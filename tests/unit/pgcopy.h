@@ -15,7 +15,7 @@
 #include <string.h>
 
 /*
- * The staging tables' column types as etl.create_staging (sql/008_bulk.sql)
+ * The staging tables' column types as etl.create_staging (sql/code/merge.sql)
  * declares them, one letter per column of entity_staging_columns():
  * l bigint, t text, s smallint, i int, b boolean, z timestamptz.
  */

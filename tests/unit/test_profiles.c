@@ -14,7 +14,7 @@
 #include "util.h"
 
 #define SHIPPED "config/profiles.csv"
-#define RULES_SQL "sql/004_rules.sql"
+#define RULES_SQL "sql/code/rules.sql"
 
 /* Load text; expect errors want ("P" at a line's start is the path). */
 static struct profiles *load_expect(const char *text, const char *want)
@@ -155,7 +155,7 @@ static void test_shipped(void)
 
 /*
  * The warehouse checks the metric again (dw.metric_names() in
- * sql/004_rules.sql): the array there must list exactly these names, in
+ * sql/code/rules.sql): the array there must list exactly these names, in
  * this order.  tests/integration/test_rules_input.py asks the migrated
  * warehouse too.
  */

@@ -1,6 +1,8 @@
--- 010: form 06 (reports.md, "Form 06"): the state it is kept in.  Only
--- tables and indexes here; the functions and views that fill and read them
--- are 011 (issue 16 keeps state and code apart).
+-- 012: form 06 (reports.md, "Form 06"): the state it is kept in.  The
+-- functions that fill it are sql/code/form06.sql, the view and function BI
+-- reads sql/code/marts.sql.  A warehouse that already holds dossiers gets
+-- its rows from etl.after_migrate (sql/code/admin.sql), once the code is
+-- in place.
 --
 -- A received dossier is one interval of days, from its receipt day to its
 -- closing day.  What it counts as is written once, as signed events on days

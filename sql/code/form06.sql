@@ -1,27 +1,30 @@
--- 011: form 06 (reports.md, "Report periods" and "Form 06"): the functions
--- and views over the state of 010.  Everything here is CREATE OR REPLACE,
--- so the file can be applied again (issue 16's sql/code/).
+-- form06: form 06 and the report periods it is cut by (reports.md,
+-- "Report periods" and "Form 06").  The state is
+-- sql/migrations/012_form06.sql; the view and the function BI reads
+-- (mart.form06, mart.form06_range) are in marts.sql.
 --
--- One rule, two readers:
+-- The rules that live here:
+--   dw.report_month, dw.report_trunc, dw.report_periods
+--                      the report periods of Decree 09/2019, 15th to 14th
 --   dw.form06_events   what one dossier counts as: signed events on days
 --   dw.form06_columns  a period's columns from two running sums of the
 --                      events, through the day before its first day and
 --                      through its last day
--- mart.form06 (report periods, kept by every load) and mart.form06_range
--- (any range of days, computed when asked) both go through these two.
-SET check_function_bodies = off;
+-- mart.form06 (report periods, kept by every load: etl._form06_derive,
+-- called by etl._derive) and mart.form06_range (any range of days,
+-- computed when asked) both go through these two.
 
 -- ------------------------------------------------------- report periods
 
 -- The report month (Decree 09/2019: the 15th of the month before to the
 -- 14th) holding d, named by the first day of its calendar month: 15 Feb -
 -- 14 Mar 2021 is 2021-03-01.
-CREATE OR REPLACE FUNCTION dw.report_month(d date) RETURNS date
+CREATE FUNCTION dw.report_month(d date) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT (date_trunc('month', d - 14) + interval '1 month')::date $$;
 
 -- The first report month of the period of a kind holding report month m.
-CREATE OR REPLACE FUNCTION dw.report_trunc(kind text, m date) RETURNS date
+CREATE FUNCTION dw.report_trunc(kind text, m date) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE kind
                WHEN 'report_month' THEN m
@@ -36,7 +39,7 @@ $$;
 -- Every report period of every kind from the one holding p_from to the one
 -- holding p_to, with its first and last report month; none when either is
 -- NULL.
-CREATE OR REPLACE FUNCTION dw.report_periods(p_from date, p_to date)
+CREATE FUNCTION dw.report_periods(p_from date, p_to date)
 RETURNS TABLE (period_kind text, period_label text, first_day date, last_day date,
                first_month date, last_month date)
 LANGUAGE sql IMMUTABLE AS $$
@@ -70,7 +73,7 @@ $$;
 -- in time while the day is not after NgayHenTra, overdue after it;
 -- overdue by law after legal_due_date, except on days a supplement is
 -- outstanding.
-CREATE OR REPLACE FUNCTION dw.form06_events(p_receipt date, p_close date, p_channel smallint,
+CREATE FUNCTION dw.form06_events(p_receipt date, p_close date, p_channel smallint,
                                             p_closed_as text, p_declared text, p_legal text,
                                             p_masked boolean, p_due date, p_legal_due date,
                                             p_stops datemultirange)
@@ -129,7 +132,7 @@ $$;
 -- the end of the day before is carried over, what is held at the end of
 -- the last day is pending.  So col 3 = col 7 + col 11 for every period,
 -- and a period's col 11 is the next one's col 6.
-CREATE OR REPLACE FUNCTION dw.form06_columns(b int[], u int[],
+CREATE FUNCTION dw.form06_columns(b int[], u int[],
     OUT received_total int, OUT received_online int, OUT received_offline int,
     OUT carried_over int, OUT resolved_total int, OUT resolved_early int,
     OUT resolved_on_time int, OUT resolved_late int, OUT pending_total int,
@@ -147,9 +150,28 @@ $$;
 
 -- ------------------------------------------------------- the dossiers
 
+-- The work tables of one refresh: the dossiers to count again
+-- (form06_scope), their signed events (form06_delta), and each unit and
+-- field that changed with the first day it changed on (form06_pair).
+CREATE FUNCTION etl._form06_create_work() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.form06_scope, pg_temp.form06_delta, pg_temp.form06_pair;
+    CREATE TEMP TABLE form06_scope (ma_ho_so text COLLATE "C", unit_code text COLLATE "C",
+                                    home_month date) ON COMMIT DROP;
+    CREATE TEMP TABLE form06_delta (LIKE dw.form06_day) ON COMMIT DROP;
+    CREATE TEMP TABLE form06_pair (unit_code text COLLATE "C", field_code text,
+                                   from_day date) ON COMMIT DROP;
+END
+$$;
+
+-- Made here too, in the transaction that applies the code, so that
+-- check_function_bodies checks the functions below against them.
+SELECT etl._form06_create_work();
+
 -- The facts of the dossiers of pg_temp.form06_scope (ma_ho_so, unit_code,
 -- home_month), at their home, into dw.form06_fact.
-CREATE OR REPLACE FUNCTION etl._form06_facts() RETURNS void
+CREATE FUNCTION etl._form06_facts() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     -- what the log and the supplements say, first, with their statistics:
@@ -207,7 +229,7 @@ $$;
 
 -- The events of the facts of pg_temp.form06_scope, times p_sign, added to
 -- pg_temp.form06_delta.
-CREATE OR REPLACE FUNCTION etl._form06_count(p_sign int) RETURNS void
+CREATE FUNCTION etl._form06_count(p_sign int) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO pg_temp.form06_delta
     SELECT f.unit_code, f.field_code, e.day,
@@ -228,7 +250,7 @@ $$;
 -- The deltas added to dw.form06_day; rows left all zero go.  Fills
 -- pg_temp.form06_pair with each unit and field that changed and the first
 -- day it changed on.
-CREATE OR REPLACE FUNCTION etl._form06_apply() RETURNS void
+CREATE FUNCTION etl._form06_apply() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     DROP TABLE IF EXISTS pg_temp.form06_net;
@@ -291,7 +313,7 @@ $$;
 -- pg_temp.form06_pair, for the periods ending on or after each one's
 -- from_day: the running sums of their events at the end of every report
 -- month of the span's report years, taken at each period's edges.
-CREATE OR REPLACE FUNCTION etl._form06_build() RETURNS void
+CREATE FUNCTION etl._form06_build() RETURNS void
 LANGUAGE sql AS $$
     DELETE FROM dw.form06_period p USING pg_temp.form06_pair t
     WHERE p.unit_code = t.unit_code AND p.field_code = t.field_code AND p.last_day >= t.from_day;
@@ -396,7 +418,7 @@ $$;
 
 -- Each field's name (reports.md): of the catalogue versions with that
 -- MaLinhVuc, the latest; on a tie, the first by unit and procedure code.
-CREATE OR REPLACE FUNCTION etl._form06_fields() RETURNS void
+CREATE FUNCTION etl._form06_fields() RETURNS void
 LANGUAGE sql AS $$
     DELETE FROM dw.form06_field;
     INSERT INTO dw.form06_field
@@ -413,7 +435,7 @@ $$;
 -- ones added, and the rows of the periods they can change rebuilt.  A
 -- span that gains or loses a report month rebuilds every row, as it
 -- changes which periods exist.
-CREATE OR REPLACE FUNCTION etl._form06_derive(p_bulk boolean) RETURNS void
+CREATE FUNCTION etl._form06_derive(p_bulk boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     nestloop text := current_setting('enable_nestloop');
@@ -422,12 +444,7 @@ DECLARE
     new_from date;
     new_to   date;
 BEGIN
-    DROP TABLE IF EXISTS pg_temp.form06_scope, pg_temp.form06_delta, pg_temp.form06_pair;
-    CREATE TEMP TABLE form06_scope (ma_ho_so text COLLATE "C", unit_code text COLLATE "C",
-                                    home_month date) ON COMMIT DROP;
-    CREATE TEMP TABLE form06_delta (LIKE dw.form06_day) ON COMMIT DROP;
-    CREATE TEMP TABLE form06_pair (unit_code text COLLATE "C", field_code text,
-                                   from_day date) ON COMMIT DROP;
+    PERFORM etl._form06_create_work();
     SELECT span_from, span_to INTO old_from, old_to FROM dw.form06_state FOR UPDATE;
 
     IF p_bulk THEN
@@ -490,173 +507,3 @@ BEGIN
     PERFORM etl._form06_build();
 END
 $$;
-
--- ---------------------------------------------------------- the derive
-
--- 008's driver, with form 06 brought up to date after the indicators.
-CREATE OR REPLACE FUNCTION etl._derive(p_as_of timestamptz, p_full boolean) RETURNS void
-LANGUAGE plpgsql
-SET jit = off SET random_page_cost = 1.1 SET work_mem = '256MB'
-SET enable_partitionwise_join = on SET enable_partitionwise_aggregate = on AS $$
-DECLARE
-    st     dw.state;
-    as_of  timestamptz := coalesce(p_as_of, now());
-    v_from date;
-    v_to   date;
-    v_bulk boolean;
-BEGIN
-    PERFORM etl._create_work();
-    SELECT * INTO st FROM dw.state FOR UPDATE;
-
-    v_bulk := p_full OR (SELECT bulk FROM pg_temp.work_state);
-    IF NOT v_bulk THEN
-        PERFORM etl._touch_from_catalogue();
-        v_bulk := etl._bulk_wanted((SELECT count(*) FROM pg_temp.touched_dossier));
-    END IF;
-
-    IF v_bulk THEN
-        PERFORM etl._derive_all(st.office_close);
-        SELECT * INTO v_from, v_to FROM etl._full_span();
-        st.span_from := NULL;
-        st.span_to := NULL;
-        st.last_as_of := NULL;
-    ELSE
-        SELECT * INTO v_from, v_to
-        FROM etl._derive_touched(st.office_close, st.span_from, st.span_to);
-    END IF;
-
-    PERFORM etl._update_units(v_from, v_to);
-    IF v_from IS DISTINCT FROM st.span_from OR v_to IS DISTINCT FROM st.span_to THEN
-        PERFORM etl._update_span(st.span_from, st.span_to, v_from, v_to);
-    END IF;
-    PERFORM etl._touch_periods(v_from, v_to, least(st.last_as_of, as_of));
-    PERFORM etl._build_unit_kpi(v_from, v_to, as_of);
-    PERFORM etl._build_compliance();
-    PERFORM etl._build_step_delay();
-    PERFORM etl._form06_derive(v_bulk);  -- form06 hook
-    IF v_bulk THEN
-        PERFORM etl._analyze('dw.kpi_unit, mart.unit_kpi, mart.step_delay,
-                              mart.compliance_score, mart.compliance_total');
-        PERFORM etl._analyze('dw.form06_fact, dw.form06_day, dw.form06_period');  -- form06 hook
-    END IF;
-
-    UPDATE dw.state
-    SET derived_at = now(), last_as_of = as_of, span_from = v_from, span_to = v_to;
-    PERFORM etl._clear_work();
-    UPDATE pg_temp.work_state
-    SET derived = CASE WHEN v_bulk THEN 'bulk' ELSE 'incremental' END;
-END
-$$;
-
--- ------------------------------------------------------------ the mart
-
-CREATE OR REPLACE VIEW mart.form06 AS
-SELECT p.unit_code, p.field_code, coalesce(f.field_name, '(không rõ)') AS field_name,
-       p.period_kind, p.period_label, p.first_day, p.last_day,
-       p.received_total, p.received_online, p.received_offline, p.carried_over,
-       p.resolved_total, p.resolved_early, p.resolved_on_time, p.resolved_late,
-       p.pending_total, p.pending_in_time, p.pending_overdue,
-       p.of_which_withdrawn, p.resolved_late_legal, p.resolved_unknown_legal,
-       p.masked_late, p.pending_overdue_legal
-FROM dw.form06_period p
-LEFT JOIN dw.form06_field f USING (field_code);
-
--- Form 06 for any range of days, both bounds inclusive: the running sums
--- of the same events through the day before p_first and through p_last.
-CREATE OR REPLACE FUNCTION mart.form06_range(p_first date, p_last date)
-RETURNS TABLE (unit_code text, field_code text, field_name text, first_day date,
-               last_day date, received_total int, received_online int,
-               received_offline int, carried_over int, resolved_total int,
-               resolved_early int, resolved_on_time int, resolved_late int,
-               pending_total int, pending_in_time int, pending_overdue int,
-               of_which_withdrawn int, resolved_late_legal int,
-               resolved_unknown_legal int, masked_late int, pending_overdue_legal int)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT s.unit_code, s.field_code, coalesce(n.field_name, '(không rõ)'), p_first, p_last,
-           c.*
-    FROM (SELECT d.unit_code, d.field_code,
-                 ARRAY[sum(d.received_online) FILTER (WHERE d.day < p_first),
-                       sum(d.received_offline) FILTER (WHERE d.day < p_first),
-                       sum(d.resolved_early) FILTER (WHERE d.day < p_first),
-                       sum(d.resolved_on_time) FILTER (WHERE d.day < p_first),
-                       sum(d.resolved_late) FILTER (WHERE d.day < p_first),
-                       sum(d.withdrawn) FILTER (WHERE d.day < p_first),
-                       sum(d.resolved_late_legal) FILTER (WHERE d.day < p_first),
-                       sum(d.resolved_unknown_legal) FILTER (WHERE d.day < p_first),
-                       sum(d.masked_late) FILTER (WHERE d.day < p_first),
-                       sum(d.pending_in_time) FILTER (WHERE d.day < p_first),
-                       sum(d.pending_overdue) FILTER (WHERE d.day < p_first),
-                       sum(d.pending_overdue_legal) FILTER (WHERE d.day < p_first)]::int[] AS b,
-                 ARRAY[sum(d.received_online), sum(d.received_offline), sum(d.resolved_early),
-                       sum(d.resolved_on_time), sum(d.resolved_late), sum(d.withdrawn),
-                       sum(d.resolved_late_legal), sum(d.resolved_unknown_legal),
-                       sum(d.masked_late), sum(d.pending_in_time), sum(d.pending_overdue),
-                       sum(d.pending_overdue_legal)]::int[] AS u
-          FROM dw.form06_day d
-          WHERE d.day <= p_last
-          GROUP BY d.unit_code, d.field_code) s
-    CROSS JOIN LATERAL dw.form06_columns(
-        (SELECT array_agg(coalesce(x, 0)) FROM unnest(s.b) x), s.u) c
-    LEFT JOIN dw.form06_field n ON n.field_code = s.field_code
-    WHERE p_first <= p_last
-      AND (c.received_total <> 0 OR c.resolved_total <> 0 OR c.pending_total <> 0)
-$$;
-
-RESET check_function_bodies;
-
--- ------------------------------------------------------------ comments
-
-COMMENT ON VIEW mart.form06 IS
-    'Biểu số 06/VPCP/KSTT — form 06 (reports.md): dossiers received, resolved and pending per unit, field and report period (Decree 09/2019: the 15th to the 14th), kept by every load; a row where any count is not zero';
-COMMENT ON FUNCTION mart.form06_range(date, date) IS
-    'Biểu số 06 cho khoảng ngày bất kỳ — form 06 for any range of local dates, both inclusive (a calendar month, a custom window): the columns of mart.form06 without the period, one row per unit and field with a count not zero';
-
-DO $$
-DECLARE
-    c record;
-BEGIN
-    FOR c IN
-        SELECT * FROM (VALUES
-        ('unit_code', 'Mã đơn vị — the dossier''s own unit (MaDonVi)'),
-        ('field_code', 'Mã lĩnh vực — trimmed MaLinhVuc of the procedure''s catalogue version in force at NgayTiepNhan; (không rõ) without one'),
-        ('field_name', 'Tên lĩnh vực — trimmed TenLinhVuc of the latest catalogue version with that field code'),
-        ('period_kind', 'Loại kỳ báo cáo — report_month, report_quarter, report_half, report_year (Decree 09/2019: 15th to 14th)'),
-        ('period_label', 'Kỳ báo cáo — 2021-03, 2021-Q1, 2021-H1, 2021'),
-        ('first_day', 'Từ ngày — first local date of the period'),
-        ('last_day', 'Đến ngày — last local date of the period'),
-        ('received_total', '(3) Tổng số hồ sơ nhận giải quyết — cols 4 + 5 + 6'),
-        ('received_online', '(4) Tiếp nhận trong kỳ trực tuyến — receipt day in the period, KenhThucHien 2'),
-        ('received_offline', '(5) Tiếp nhận trong kỳ trực tiếp, dịch vụ bưu chính — receipt day in the period, KenhThucHien 1 or 3'),
-        ('carried_over', '(6) Từ kỳ trước chuyển sang — received before the period, not closed before its first day'),
-        ('resolved_total', '(7) Tổng số hồ sơ đã giải quyết — cols 8 + 9 + 10'),
-        ('resolved_early', '(8) Trước hạn — resolved, closing day in the period, declared early'),
-        ('resolved_on_time', '(9) Đúng hạn — resolved on time, plus every withdrawal closed in the period'),
-        ('resolved_late', '(10) Quá hạn — resolved, closing day in the period, declared late'),
-        ('pending_total', '(11) Tổng số hồ sơ đang giải quyết — cols 12 + 13'),
-        ('pending_in_time', '(12) Trong hạn — held at the end of the last day, NgayHenTra empty or not before it'),
-        ('pending_overdue', '(13) Quá hạn — held at the end of the last day, NgayHenTra before it'),
-        ('of_which_withdrawn', 'Trong đó hồ sơ xin rút — the withdrawals counted in col 9'),
-        ('resolved_late_legal', 'Quá hạn theo luật — of col 7''s resolved dossiers, legal outcome late'),
-        ('resolved_unknown_legal', 'Chưa xác định hạn luật — of col 7''s resolved dossiers, legal outcome unknown'),
-        ('masked_late', 'Trễ bị che — of col 7''s resolved dossiers, declared early or on time but legally late'),
-        ('pending_overdue_legal', 'Đang giải quyết quá hạn luật — of col 11, legal_due_date before the last day, no supplement outstanding')
-        ) v (col, txt)
-    LOOP
-        EXECUTE format('COMMENT ON COLUMN mart.form06.%I IS %L', c.col, c.txt);
-    END LOOP;
-END
-$$;
-
--- The BI role reads the view and may run the function.
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop_bi') THEN
-        GRANT SELECT ON mart.form06 TO onestop_bi;
-        GRANT EXECUTE ON FUNCTION mart.form06_range(date, date) TO onestop_bi;
-    END IF;
-END
-$$;
-
--- A warehouse derived before form 06 existed gets its rows now, once.
-SELECT etl._form06_derive(true)
-WHERE EXISTS (SELECT FROM dw.dossier_key) AND NOT EXISTS (SELECT FROM dw.form06_fact);

@@ -1,0 +1,209 @@
+-- kpi: the indicators per unit and period (rules.md, "Indicators per unit
+-- and period", and "Step delays" for mart.step_delay).  Rules that live
+-- here:
+--   * a rate: a percentage, 2 decimals half away from zero, NULL on a zero
+--     denominator (dw.pct);
+--   * which units and periods have a row: the units of donvi, thutuc and
+--     hoso, every period of the span (etl._update_units, etl._update_span);
+--   * which rows a derivation rebuilds (etl._touch_periods);
+--   * every column of mart.unit_kpi, from the monthly counts of derive.sql
+--     and the catalogue in force at the end of the period
+--     (etl._build_unit_kpi), and of mart.step_delay (etl._build_step_delay).
+-- They run after derive.sql's steps, on its work tables (pg_temp.touched_*).
+
+-- A percentage rounded half away from zero; NULL on a zero denominator.
+CREATE FUNCTION dw.pct(num bigint, den bigint) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT CASE WHEN den = 0 THEN NULL ELSE round(100::numeric * num / den, 2) END $$;
+
+-- The units of unit_kpi.  Candidates are the touched units: those
+-- still found in donvi, thutuc or hoso are kept, the others dropped with
+-- their rows.  New units get a row for every period of the span.
+CREATE FUNCTION etl._update_units(p_from date, p_to date) RETURNS void
+LANGUAGE sql AS $$
+    WITH gone AS (
+        DELETE FROM dw.kpi_unit k USING pg_temp.touched_unit t
+        WHERE k.unit_code = t.unit_code
+          AND NOT EXISTS (SELECT FROM dw.unit u WHERE u.unit_code = t.unit_code)
+          AND NOT EXISTS (SELECT FROM dw.procedure_version v WHERE v.unit_code = t.unit_code)
+          AND NOT EXISTS (SELECT FROM dw.dossier d WHERE d.unit_code = t.unit_code)
+        RETURNING k.unit_code
+    ), gone_kpi AS (
+        DELETE FROM mart.unit_kpi x USING gone WHERE x.unit_code = gone.unit_code
+    ), gone_score AS (
+        DELETE FROM mart.compliance_score x USING gone WHERE x.unit_code = gone.unit_code
+    )
+    DELETE FROM mart.compliance_total x USING gone WHERE x.unit_code = gone.unit_code;
+
+    WITH new_unit AS (
+        INSERT INTO dw.kpi_unit
+        SELECT t.unit_code FROM pg_temp.touched_unit t
+        WHERE EXISTS (SELECT FROM dw.unit u WHERE u.unit_code = t.unit_code)
+           OR EXISTS (SELECT FROM dw.procedure_version v WHERE v.unit_code = t.unit_code)
+           OR EXISTS (SELECT FROM dw.dossier d WHERE d.unit_code = t.unit_code)
+        ON CONFLICT DO NOTHING
+        RETURNING unit_code
+    )
+    INSERT INTO pg_temp.touched_kpi
+    SELECT n.unit_code, p.period_kind, p.period_start
+    FROM new_unit n CROSS JOIN dw.periods(p_from, p_to) p
+    ON CONFLICT DO NOTHING;
+
+    -- names follow donvi
+    UPDATE mart.unit_kpi k SET unit_name = u.unit_name
+    FROM pg_temp.touched_unit t LEFT JOIN dw.unit u USING (unit_code)
+    WHERE k.unit_code = t.unit_code AND k.unit_name IS DISTINCT FROM u.unit_name;
+$$;
+
+-- The span changed: drop the periods outside it, add the new ones
+-- for every unit.
+CREATE FUNCTION etl._update_span(p_old_from date, p_old_to date, p_from date, p_to date)
+RETURNS void
+LANGUAGE sql AS $$
+    WITH old_kpi AS (
+        DELETE FROM mart.unit_kpi
+        WHERE p_from IS NULL
+           OR period_start < dw.period_of(period_kind, p_from)
+           OR period_start > dw.period_of(period_kind, p_to)
+    ), old_score AS (
+        DELETE FROM mart.compliance_score
+        WHERE p_from IS NULL
+           OR period_start < dw.period_of(period_kind, p_from)
+           OR period_start > dw.period_of(period_kind, p_to)
+    )
+    DELETE FROM mart.compliance_total
+    WHERE p_from IS NULL
+       OR period_start < dw.period_of(period_kind, p_from)
+       OR period_start > dw.period_of(period_kind, p_to);
+
+    INSERT INTO pg_temp.touched_kpi
+    SELECT u.unit_code, p.period_kind, p.period_start
+    FROM dw.kpi_unit u
+    CROSS JOIN (SELECT period_kind, period_start FROM dw.periods(p_from, p_to)
+                EXCEPT
+                SELECT period_kind, period_start FROM dw.periods(p_old_from, p_old_to)) p
+    ON CONFLICT DO NOTHING;
+$$;
+
+-- The other (unit, period) keys to rebuild.  p_cut: periods ending
+-- after it were evaluated at a moment that has passed (NULL: all periods).
+CREATE FUNCTION etl._touch_periods(p_from date, p_to date, p_cut timestamptz)
+RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO pg_temp.touched_kpi
+    SELECT DISTINCT t.unit_code, k.kind, dw.period_of(k.kind, t.month_start)
+    FROM pg_temp.touched_um t
+    CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) k (kind)
+    ON CONFLICT DO NOTHING;
+
+    -- a catalogue change may move procedures_total of any period of its unit
+    INSERT INTO pg_temp.touched_kpi
+    SELECT DISTINCT m.unit_code, p.period_kind, p.period_start
+    FROM pg_temp.merged m CROSS JOIN dw.periods(p_from, p_to) p
+    WHERE m.entity = 'thutuc'
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO pg_temp.touched_kpi
+    SELECT u.unit_code, p.period_kind, p.period_start
+    FROM dw.kpi_unit u CROSS JOIN dw.periods(p_from, p_to) p
+    WHERE p_cut IS NULL
+       OR (p.period_end::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') > p_cut
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO pg_temp.touched_step
+    SELECT DISTINCT t.unit_code, k.kind, dw.period_of(k.kind, t.month_start)
+    FROM pg_temp.touched_sm t
+    CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) k (kind)
+    ON CONFLICT DO NOTHING;
+
+    ANALYZE pg_temp.touched_kpi;
+    ANALYZE pg_temp.touched_step;
+$$;
+
+-- Rebuilds the touched unit_kpi rows from the monthly counts and the
+-- catalogue in force at the end of each period (at p_as_of for a period not
+-- ended).
+CREATE FUNCTION etl._build_unit_kpi(p_from date, p_to date, p_as_of timestamptz)
+RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM mart.unit_kpi k USING pg_temp.touched_kpi t
+    WHERE k.unit_code = t.unit_code AND k.period_kind = t.period_kind
+      AND k.period_start = t.period_start;
+
+    INSERT INTO mart.unit_kpi
+    SELECT t.unit_code, u.unit_name, t.period_kind, t.period_start,
+           m.received, m.received_direct, m.received_online, m.received_postal,
+           m.online_eligible, m.online_eligible_online,
+           dw.pct(m.online_eligible_online, m.online_eligible),
+           m.resolved, m.resolved_early, m.resolved_on_time, m.resolved_late,
+           dw.pct(m.resolved_early + m.resolved_on_time, m.resolved),
+           m.resolved_late_legal, m.resolved_unknown_legal,
+           dw.pct(m.resolved - m.resolved_late_legal - m.resolved_unknown_legal,
+                  m.resolved - m.resolved_unknown_legal),
+           m.masked_late, m.withdrawn, m.on_software,
+           dw.pct(m.on_software, m.received),
+           m.fee_received, m.paid_online, dw.pct(m.paid_online, m.fee_received),
+           c.total, c.level2plus, c.level3plus, c.level4,
+           dw.pct(c.level2plus, c.total), dw.pct(c.level3plus, c.total),
+           dw.pct(c.level4, c.total)
+    FROM pg_temp.touched_kpi t
+    JOIN dw.kpi_unit USING (unit_code)
+    JOIN dw.periods(p_from, p_to) p USING (period_kind, period_start)
+    LEFT JOIN dw.unit u USING (unit_code)
+    CROSS JOIN LATERAL (
+        -- versions with updated_at before cut are in force at the end
+        SELECT CASE WHEN (p.period_end::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') <= p_as_of
+                    THEN p.period_end::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'
+                    ELSE p_as_of + interval '1 microsecond' END AS cut) e
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(x.received), 0)::bigint AS received,
+               coalesce(sum(x.received_direct), 0)::bigint AS received_direct,
+               coalesce(sum(x.received_online), 0)::bigint AS received_online,
+               coalesce(sum(x.received_postal), 0)::bigint AS received_postal,
+               coalesce(sum(x.online_eligible), 0)::bigint AS online_eligible,
+               coalesce(sum(x.online_eligible_online), 0)::bigint AS online_eligible_online,
+               coalesce(sum(x.withdrawn), 0)::bigint AS withdrawn,
+               coalesce(sum(x.on_software), 0)::bigint AS on_software,
+               coalesce(sum(x.fee_received), 0)::bigint AS fee_received,
+               coalesce(sum(x.paid_online), 0)::bigint AS paid_online,
+               coalesce(sum(x.resolved), 0)::bigint AS resolved,
+               coalesce(sum(x.resolved_early), 0)::bigint AS resolved_early,
+               coalesce(sum(x.resolved_on_time), 0)::bigint AS resolved_on_time,
+               coalesce(sum(x.resolved_late), 0)::bigint AS resolved_late,
+               coalesce(sum(x.resolved_late_legal), 0)::bigint AS resolved_late_legal,
+               coalesce(sum(x.resolved_unknown_legal), 0)::bigint AS resolved_unknown_legal,
+               coalesce(sum(x.masked_late), 0)::bigint AS masked_late
+        FROM dw.unit_month x
+        WHERE x.unit_code = t.unit_code AND x.month_start >= t.period_start
+          AND x.month_start < p.period_end) m
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE v.in_force) AS total,
+               count(*) FILTER (WHERE v.in_force AND v.level >= 2) AS level2plus,
+               count(*) FILTER (WHERE v.in_force AND v.level >= 3) AS level3plus,
+               count(*) FILTER (WHERE v.in_force AND v.level = 4) AS level4
+        -- each procedure's latest version before cut, else its earliest
+        FROM dw.procedure_version v
+        WHERE v.unit_code = t.unit_code
+          AND (v.updated_at < e.cut OR v.is_first)
+          AND (v.valid_to >= e.cut OR v.valid_to IS NULL)) c;
+$$;
+
+-- The touched step_delay rows: the step-delay rule's monthly counts
+-- (derive.sql) summed over the period.
+CREATE FUNCTION etl._build_step_delay() RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM mart.step_delay s USING pg_temp.touched_step t
+    WHERE s.unit_code = t.unit_code AND s.period_kind = t.period_kind
+      AND s.period_start = t.period_start;
+
+    INSERT INTO mart.step_delay
+    SELECT t.unit_code, m.department, t.period_kind, t.period_start,
+           sum(m.steps), sum(m.steps_late),
+           dw.pct(sum(m.steps_late)::bigint, sum(m.steps)::bigint)
+    FROM pg_temp.touched_step t
+    JOIN dw.step_month m
+      ON m.unit_code = t.unit_code AND m.month_start >= t.period_start
+     AND m.month_start < dw.period_end(t.period_kind, t.period_start)
+    GROUP BY t.unit_code, m.department, t.period_kind, t.period_start
+    HAVING sum(m.steps) > 0;
+$$;
