@@ -5,8 +5,8 @@
 -- mart.form06_range of the next), and mart.form06 is what a full rescore
 -- gives.  The loads withdraw dossiers (with and without a step 7), move
 -- them between units, change fields in the catalogue, send supplements.
-CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT * FROM no_plan();
+\ir lib.sql
+SELECT plan(17);
 SET onestop.derive_mode = 'incremental';
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 SELECT setseed(0.17);

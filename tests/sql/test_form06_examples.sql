@@ -3,8 +3,8 @@
 -- row holds that dossier alone.  2021-Q1 = 15 Dec 2020 - 14 Mar 2021,
 -- 2021-Q2 = 15 Mar - 14 Jun 2021; outside 2024 the calendar is Monday to
 -- Friday.
-CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT * FROM no_plan();
+\ir lib.sql
+SELECT plan(33);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- A unit's row of a period as "3,4,5,6|7,8,9,10|11,12,13|withdrawn,late
