@@ -542,16 +542,6 @@ void form06_print_table(const struct form06_report *rep, FILE *out)
 	    withdrawn);
 }
 
-static void csv_cell(FILE *out, const char *s, bool is_text, bool last)
-{
-	struct buf b;
-	buf_init(&b, term_escaped_cap(s));
-	term_csv_cell(&b, s, is_text);
-	fputs(buf_str(&b), out);
-	fputc(last ? '\n' : ',', out);
-	buf_release(&b);
-}
-
 void form06_print_csv(const struct form06_report *rep, FILE *out)
 {
 	static const char *const head[] = {
@@ -575,9 +565,9 @@ void form06_print_csv(const struct form06_report *rep, FILE *out)
 				      p->first,
 				      p->last};
 		for (size_t i = 0; i < ARRAY_SIZE(text); i++)
-			csv_cell(out, text[i], true, false);
+			term_csv_put(out, text[i], true, false);
 		for (int c = 0; c < FORM06_NCOLS; c++)
-			csv_cell(out, PQgetvalue(rep->rows, r, R_COUNTS + c),
+			term_csv_put(out, PQgetvalue(rep->rows, r, R_COUNTS + c),
 				 false, c + 1 == FORM06_NCOLS);
 	}
 }

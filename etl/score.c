@@ -414,16 +414,6 @@ static void print_table(PGresult *res, FILE *out, const char *period)
 
 /* ---- score --format csv and json ---- */
 
-static void csv_cell(FILE *out, const char *s, bool is_text, bool last)
-{
-	struct buf b;
-	buf_init(&b, term_escaped_cap(s));
-	term_csv_cell(&b, s, is_text);
-	fputs(buf_str(&b), out);
-	fputc(last ? '\n' : ',', out);
-	buf_release(&b);
-}
-
 /*
  * The columns that hold text.  The others are PostgreSQL numbers and
  * flags: a negative value (-3.50) must stay a number in a spreadsheet,
@@ -452,13 +442,13 @@ static void print_csv(PGresult *res, FILE *out, const char *kind,
 	for (int r = 0; r < PQntuples(res); r++) {
 		for (int c = C_UNIT; c <= C_T_APPL; c++) {
 			if (c == C_PROFILE) {
-				csv_cell(out, kind, true, false);
-				csv_cell(out, start, true, false);
+				term_csv_put(out, kind, true, false);
+				term_csv_put(out, start, true, false);
 			}
 			const char *v = PQgetvalue(res, r, c);
 			if (c == C_MET)
 				v = met_flag(v, "t", "f", "");
-			csv_cell(out, v, csv_is_text((enum score_col)c),
+			term_csv_put(out, v, csv_is_text((enum score_col)c),
 				 c == C_T_APPL);
 		}
 	}

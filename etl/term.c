@@ -129,3 +129,13 @@ void term_csv_cell(struct buf *out, const char *s, bool is_text)
 	}
 	buf_release(&clean);
 }
+
+void term_csv_put(FILE *out, const char *s, bool is_text, bool last)
+{
+	struct buf b;
+	buf_init(&b, term_escaped_cap(s));
+	term_csv_cell(&b, s, is_text);
+	fputs(buf_str(&b), out);
+	fputc(last ? '\n' : ',', out);
+	buf_release(&b);
+}

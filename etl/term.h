@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "buf.h"
 
@@ -63,5 +64,8 @@ void term_json_string(struct buf *out, const char *s);
  * a number.
  */
 void term_csv_cell(struct buf *out, const char *s, bool is_text);
+
+/* The same cell written to out, then ',' or, for the last of a row, '\n'. */
+void term_csv_put(FILE *out, const char *s, bool is_text, bool last);
 
 #endif

@@ -136,16 +136,6 @@ BEGIN
 END
 $$;
 
--- The BI role reads the views (sql/migrations/003_mart.sql makes the role
--- and grants it the tables); without the role, that migration warned.
-DO $$
-BEGIN
-    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop_bi') THEN
-        GRANT SELECT ON ALL TABLES IN SCHEMA mart TO onestop_bi;
-    END IF;
-END
-$$;
-
 -- ------------------------------------------------------------ form 06
 -- The rows and the columns are form06.sql's (dw.form06_period,
 -- dw.form06_columns); these are how BI reads them.
@@ -245,11 +235,13 @@ BEGIN
 END
 $$;
 
--- The BI role reads the view and may run the function.
+-- The BI role reads the views and may run the function
+-- (sql/migrations/003_mart.sql makes the role and grants it the tables);
+-- without the role, that migration warned.
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'onestop_bi') THEN
-        GRANT SELECT ON mart.form06 TO onestop_bi;
+        GRANT SELECT ON ALL TABLES IN SCHEMA mart TO onestop_bi;
         GRANT EXECUTE ON FUNCTION mart.form06_range(date, date) TO onestop_bi;
     END IF;
 END
