@@ -59,41 +59,6 @@ static bool is_weekend(long day)
 	return wd == 0 || wd == 6;
 }
 
-static bool all_digits(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-static int digits_value(const char *s, size_t n)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (s[i] - '0');
-	return v;
-}
-
-/* Strictly yyyy-MM-dd, a date that exists. */
-static bool parse_date(const char *s, long *day)
-{
-	int year, month, mday;
-
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
-	    !all_digits(s, 4) || !all_digits(s + 5, 2) || !all_digits(s + 8, 2))
-		return false;
-	year = digits_value(s, 4);
-	month = digits_value(s + 5, 2);
-	mday = digits_value(s + 8, 2);
-	if (month < 1 || month > 12 || mday < 1 ||
-	    mday > days_in_month(year, month))
-		return false;
-	*day = days_from_civil(year, month, mday);
-	return true;
-}
-
 /* "covers: YYYY-YYYY" after the '#' and any blanks; other comments pass. */
 static void parse_comment(struct cal_loader *ld, unsigned long line,
 			  const char *text)
@@ -105,7 +70,7 @@ static void parse_comment(struct cal_loader *ld, unsigned long line,
 		return;
 	p += 7;
 	p += strspn(p, " \t");
-	if (!all_digits(p, 4) || p[4] != '-' || !all_digits(p + 5, 4) ||
+	if (!rulefile_digits(p, 4) || p[4] != '-' || !rulefile_digits(p + 5, 4) ||
 	    p[9 + strspn(p + 9, " \t")] != '\0') {
 		rulefile_error(
 		    &ld->rf, line,
@@ -120,8 +85,8 @@ static void parse_comment(struct cal_loader *ld, unsigned long line,
 		return;
 	}
 	ld->covers_line = line;
-	cal->from_year = digits_value(p, 4);
-	cal->to_year = digits_value(p + 5, 4);
+	cal->from_year = rulefile_digits_value(p, 4);
+	cal->to_year = rulefile_digits_value(p + 5, 4);
 	cal->has_covers = true;
 	if (cal->from_year > cal->to_year)
 		rulefile_error(&ld->rf, line,
@@ -163,7 +128,7 @@ static void parse_entry(struct cal_loader *ld, unsigned long line, char *text)
 			       n);
 		return;
 	}
-	if (!parse_date(field[0], &day)) {
+	if (!rulefile_date(field[0], &day)) {
 		rulefile_error(&ld->rf, line,
 			       "bad date '%s', expected yyyy-MM-dd", field[0]);
 		return;

@@ -88,17 +88,6 @@ static bool is_plain_decimal(const char *s)
 	return *s == '\0';
 }
 
-static char *trim_blanks(char *s)
-{
-	char *end;
-
-	s += strspn(s, " \t");
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	return s;
-}
-
 static void parse_header(struct prof_loader *ld, unsigned long line,
 			 char **field, int n)
 {
@@ -107,7 +96,7 @@ static void parse_header(struct prof_loader *ld, unsigned long line,
 	for (int c = 0; c < NCOLUMNS; c++)
 		ld->col[c] = -1;
 	for (int i = 0; i < n; i++) {
-		const char *name = trim_blanks(field[i]);
+		const char *name = rulefile_trim(field[i]);
 
 		for (int c = 0; c < NCOLUMNS; c++) {
 			if (strcmp(name, column_names[c]) != 0)
@@ -201,7 +190,7 @@ static void parse_row(struct prof_loader *ld, unsigned long line, char **field,
 		return;
 	}
 	for (int c = 0; c < NCOLUMNS; c++)
-		value[c] = trim_blanks(field[ld->col[c]]);
+		value[c] = rulefile_trim(field[ld->col[c]]);
 	if (check_values(ld, line, value))
 		add_criterion(ld->prof, line, value);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "civil.h"
 
 void rulefile_error(struct rulefile *rf, unsigned long line, const char *fmt,
 		    ...)
@@ -95,4 +96,50 @@ int rulefile_split(char *s, char **fields, int max)
 			return n;
 		s++;
 	}
+}
+
+char *rulefile_trim(char *s)
+{
+	char *end;
+
+	s += strspn(s, " \t");
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+bool rulefile_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+int rulefile_digits_value(const char *s, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+bool rulefile_date(const char *s, long *day)
+{
+	int year, month, mday;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+	    !rulefile_digits(s, 4) || !rulefile_digits(s + 5, 2) ||
+	    !rulefile_digits(s + 8, 2))
+		return false;
+	year = rulefile_digits_value(s, 4);
+	month = rulefile_digits_value(s + 5, 2);
+	mday = rulefile_digits_value(s + 8, 2);
+	if (month < 1 || month > 12 || mday < 1 ||
+	    mday > days_in_month(year, month))
+		return false;
+	*day = days_from_civil(year, month, mday);
+	return true;
 }

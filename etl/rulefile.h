@@ -13,6 +13,9 @@
 #ifndef ONESTOP_RULEFILE_H
 #define ONESTOP_RULEFILE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct buf;
 
 struct rulefile {
@@ -43,5 +46,18 @@ void rulefile_error(struct rulefile *rf, unsigned long line, const char *fmt,
  * quoting is broken.
  */
 int rulefile_split(char *line, char **fields, int max);
+
+/* s without its leading and trailing blanks (space, TAB); s is changed. */
+char *rulefile_trim(char *s);
+
+/* Whether the n bytes at s are all ASCII digits; their value if so. */
+bool rulefile_digits(const char *s, size_t n);
+int rulefile_digits_value(const char *s, size_t n);
+
+/*
+ * A date strictly yyyy-MM-dd that exists, as a day number (civil.h);
+ * false for anything else.
+ */
+bool rulefile_date(const char *s, long *day);
 
 #endif
