@@ -158,7 +158,8 @@ install: all
 	install -m 755 build/onestop-etl $(DESTDIR)$(PREFIX)/bin/onestop-etl
 	install -m 644 $(SQLMIG) $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/migrations/
 	install -m 644 $(SQLCODE) $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/code/
-	install -m 644 config/calendar-vn.csv config/profiles.csv cron/onestop-etl.logrotate \
+	install -m 644 config/calendar-vn.csv config/profiles.csv config/unit-lineage.csv \
+		cron/onestop-etl.logrotate \
 		$(DESTDIR)$(PREFIX)/share/onestop-etl/
 	for f in config/onestop-etl.conf.example cron/onestop-etl.cron; do \
 		sed 's|/usr/local/|$(PREFIX)/|g' $$f > $(DESTDIR)$(PREFIX)/share/onestop-etl/$${f#*/} && \
@@ -171,7 +172,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/onestop-etl $(DESTDIR)$(PREFIX)/share/man/man1/onestop-etl.1 \
 		$(DESTDIR)$(PREFIX)/lib/onestop-etl/onestop-etl-nightly \
 		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/,$(SQLMIG:sql/%=%) $(SQLCODE:sql/%=%)) \
-		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/,calendar-vn.csv profiles.csv \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/onestop-etl/,calendar-vn.csv profiles.csv unit-lineage.csv \
 		onestop-etl.conf.example onestop-etl.cron onestop-etl.logrotate)
 	rmdir $(DESTDIR)$(PREFIX)/share/onestop-etl/sql/migrations \
 		$(DESTDIR)$(PREFIX)/share/onestop-etl/sql/code $(DESTDIR)$(PREFIX)/share/onestop-etl/sql \

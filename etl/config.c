@@ -57,6 +57,7 @@ static const struct key_def keys[] = {
 	{ SEC_WAREHOUSE, "statement_timeout", K_LONG, CFG(statement_timeout), 0, 86400 },
 	{ SEC_RULES, "calendar", K_PATH, CFG(calendar), 0, 0 },
 	{ SEC_RULES, "profiles", K_PATH, CFG(profiles), 0, 0 },
+	{ SEC_RULES, "lineage", K_PATH, CFG(lineage), 0, 0 },
 	{ SEC_RULES, "office_close", K_TIME, CFG(office_close), 0, 0 },
 	{ SEC_EXTRACT, "lookback", K_LONG, CFG(lookback), 0, 366 * 86400 },
 	{ SEC_EXTRACT, "max_reject_pct", K_DOUBLE, CFG(max_reject_pct), 0, 100 },
@@ -838,6 +839,7 @@ void config_release(struct config *cfg)
 	free(cfg->dsn);
 	free(cfg->calendar);
 	free(cfg->profiles);
+	free(cfg->lineage);
 	free_list(cfg->personal_columns);
 	free(cfg->reporting_body);
 	free(cfg->recipient);

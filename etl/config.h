@@ -63,6 +63,7 @@ struct config {
 	long statement_timeout; /* seconds a reader's query may take; 0: no limit */
 	char *calendar;
 	char *profiles;
+	char *lineage; /* NULL: no unit ended (rules.md, "Units across ...") */
 	int office_close; /* minutes after midnight */
 	long lookback;
 	double max_reject_pct;

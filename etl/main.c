@@ -8,6 +8,7 @@
 #include "exports.h"
 #include "form06.h"
 #include "http.h"
+#include "lineage.h"
 #include "log.h"
 #include "page.h"
 #include "pgload.h"
@@ -773,8 +774,8 @@ static int cmd_migrate(struct globals *g, int argc, char **argv)
 }
 
 /*
- * The calendar and profiles are read by the code the run uses, so a file
- * that passes here cannot stop the next run.
+ * The calendar, profiles and lineage are read by the code the run uses, so
+ * a file that passes here cannot stop the next run.
  */
 static int check_rules_files(const struct config *cfg)
 {
@@ -782,6 +783,7 @@ static int check_rules_files(const struct config *cfg)
 	buf_init(&err, 1 << 20);
 	struct calendar *cal = calendar_load(cfg->calendar, &err);
 	struct profiles *prof = profiles_load(cfg->profiles, &err);
+	struct lineage *lin = lineage_load(cfg->lineage, &err);
 	char *coverage = calendar_coverage_warning(cal, cfg->calendar);
 	if (coverage)
 		fprintf(stderr, "warning: %s\n", coverage);
@@ -790,12 +792,14 @@ static int check_rules_files(const struct config *cfg)
 	for (const char *c = buf_str(&err); *c; c++)
 		n += *c == '\n';
 	if (n)
-		fprintf(stderr, "%s%d error%s in the calendar and profiles\n",
+		fprintf(stderr, "%s%d error%s in the rules files\n",
 			buf_str(&err), n, n == 1 ? "" : "s");
+	bool ok = !n && cal && prof && lin;
 	calendar_free(cal);
 	profiles_free(prof);
+	lineage_free(lin);
 	buf_release(&err);
-	return n || !cal || !prof ? -1 : 0;
+	return ok ? 0 : -1;
 }
 
 static int cmd_check_config(struct globals *g, int argc, char **argv)

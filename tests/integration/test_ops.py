@@ -26,7 +26,7 @@ def _installed_files():
     files = {PREFIX.lstrip("/") + "/bin/onestop-etl",
              PREFIX.lstrip("/") + "/lib/onestop-etl/onestop-etl-nightly",
              PREFIX.lstrip("/") + "/share/man/man1/onestop-etl.1"}
-    files |= {share + f for f in ("calendar-vn.csv", "profiles.csv",
+    files |= {share + f for f in ("calendar-vn.csv", "profiles.csv", "unit-lineage.csv",
                                   "onestop-etl.conf.example", "onestop-etl.cron",
                                   "onestop-etl.logrotate")}
     files |= {share + f for f in _sql_files()}

@@ -15,13 +15,14 @@ PROFILE_HEADER = "profile,criterion,label,metric,target,max_points,note\n"
 
 
 def _config(ctx, url="http://127.0.0.1:9", calendar=SHIPPED_CALENDAR,
-            profiles=SHIPPED_PROFILES, extract="", name="etl.conf"):
+            profiles=SHIPPED_PROFILES, extract="", name="etl.conf", lineage=""):
     return write_file(ctx, name,
                   "[warehouse]\n"
                   f"dsn = {ctx.dsn}\n"
                   "[rules]\n"
                   f"calendar = {calendar}\n"
                   f"profiles = {profiles}\n"
+                  + (f"lineage = {lineage}\n" if lineage else "") +
                   "[extract]\n"
                   f"{extract}"
                   "[source sim]\n"
@@ -48,7 +49,7 @@ def test_check_config_refuses_what_the_run_refuses(ctx):
     assert f"{profiles}:4: target: 'abc' is not a number >= 0" in err, err
     assert f"{profiles}:5: criterion '1' of profile 'p' is given twice (first on line 2)" \
         in err, err
-    assert "3 errors in the calendar and profiles" in err, err
+    assert "3 errors in the rules files" in err, err
     assert "ok" not in r.stdout, r.stdout
     # the run refuses the same file, the same way, before it touches data
     r = ctx.etl(conf, "rescore")
@@ -67,7 +68,31 @@ def test_check_config_reads_the_calendar_too(ctx):
     # both files' errors in one go
     assert f"{calendar}:3: bad date '2024-02-30'" in r.stderr, r.stderr
     assert f"{profiles}:3: unknown metric" in r.stderr, r.stderr
-    assert "4 errors in the calendar and profiles" in r.stderr, r.stderr
+    assert "4 errors in the rules files" in r.stderr, r.stderr
+
+
+def test_check_config_reads_the_lineage_with_the_others(ctx):
+    """A duplicate, a cycle and a bad date of the lineage file, with the
+    profiles' errors, in one go; the run refuses the same file."""
+    lineage = write_file(ctx, "lineage.csv",
+                         "from_code,to_code,effective,basis\n"
+                         "A,B,2025-07-01,\n"          # line 2
+                         "B,A,2025-07-01,\n"          # line 3
+                         "C,D,2025-07-01,\n"          # line 4
+                         "C,E,2025-07-01,\n"          # line 5
+                         "F,G,2025-13-01,\n")         # line 6
+    profiles = _bad_profiles(ctx)
+    conf = _config(ctx, profiles=profiles, lineage=lineage)
+    r = ctx.etl(conf, "check-config")
+    assert r.returncode == 2, r
+    assert f"{profiles}:3: unknown metric" in r.stderr, r.stderr
+    assert f"{lineage}:2: a cycle: 'A' -> 'B' -> 'A' (lines 2, 3)" in r.stderr, r.stderr
+    assert f"{lineage}:5: from_code 'C' is given twice (first on line 4)" in r.stderr, r.stderr
+    assert f"{lineage}:6: bad effective date '2025-13-01'" in r.stderr, r.stderr
+    assert "6 errors in the rules files" in r.stderr, r.stderr
+    shipped = f"{ROOT}/config/unit-lineage.csv"
+    r = ctx.etl(_config(ctx, lineage=shipped), "check-config")
+    assert r.returncode == 0, r
 
 
 def test_metric_list_is_the_warehouses(ctx):
