@@ -22,7 +22,7 @@ LIBSRC  := $(filter-out etl/main.c,$(SRC))
 # module's SQL functions are checked against those before it).
 SQLMIG  := $(sort $(wildcard sql/migrations/[0-9]*.sql))
 SQLCODE := $(addprefix sql/code/,admin.sql calendar.sql rules.sql partition.sql merge.sql \
-           derive.sql kpi.sql scores.sql form06.sql marts.sql)
+           lineage.sql derive.sql kpi.sql scores.sql form06.sql marts.sql)
 EMBED   := sql_embed css_embed
 REL_OBJ := $(patsubst etl/%.c,build/rel/%.o,$(SRC)) $(EMBED:%=build/rel/%.o)
 SAN_OBJ := $(patsubst etl/%.c,build/san/%.o,$(SRC)) $(EMBED:%=build/san/%.o)

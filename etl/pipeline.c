@@ -4,6 +4,7 @@
 #include "civil.h"
 #include "csvstream.h"
 #include "http.h"
+#include "lineage.h"
 #include "log.h"
 #include "oauth.h"
 #include "profiles.h"
@@ -987,15 +988,63 @@ static int copy_profiles(PGconn *conn, const struct profiles *prof, struct buf *
 	return rc;
 }
 
+static int copy_lineage(PGconn *conn, const struct lineage *lin, struct buf *err)
+{
+	struct buf rows;
+	buf_init(&rows, SIZE_MAX / 2);
+	for (size_t i = 0; i < lineage_count(lin); i++) {
+		const struct lineage_row *row = lineage_row(lin, i);
+		int y, m, d;
+		civil_from_days(row->effective, &y, &m, &d);
+		copy_value(&rows, row->from_code, '\t');
+		copy_value(&rows, row->to_code, '\t');
+		buf_addf(&rows, "%04d-%02d-%02d\t", y, m, d);
+		copy_value(&rows, row->basis, '\t');
+		buf_addf(&rows, "%lu\n", row->line);
+	}
+	int rc = 0;
+	if (pg_exec(conn, "SELECT etl.create_lineage_staging()", 0, NULL, err) < 0 ||
+	    pg_copy_begin(conn, "COPY stg_lineage (from_code, to_code, effective, basis, line)"
+			  " FROM STDIN", err) < 0 ||
+	    pg_copy_put(conn, rows.data, rows.len, err) < 0 ||
+	    pg_copy_end(conn, NULL, err) < 0)
+		rc = -1;
+	buf_release(&rows);
+	return rc;
+}
+
+/*
+ * The lineage's own hash: a change of it re-derives what depends on the
+ * lineage (etl.apply_lineage), not all history.
+ */
+static int apply_lineage(PGconn *conn, const struct lineage *lin, struct buf *err)
+{
+	struct buf changed;
+	buf_init(&changed, 16);
+	int rc = -1;
+	if (copy_lineage(conn, lin, err) < 0 ||
+	    pg_query_value(conn, "SELECT etl.apply_lineage()", 0, NULL, &changed, err) < 0)
+		goto out;
+	if (!strcmp(buf_str(&changed), "t"))
+		log_info(NULL, NULL, "unit lineage changed: %zu row%s applied",
+			 lineage_count(lin), lineage_count(lin) == 1 ? "" : "s");
+	rc = 0;
+out:
+	buf_release(&changed);
+	return rc;
+}
+
 int pipeline_apply_rules(struct app *app, PGconn *conn, bool force, struct buf *err)
 {
 	const struct config *cfg = app->cfg;
-	/* both files' errors at once, before the warehouse sees either */
+	/* every file's errors at once, before the warehouse sees any */
 	struct calendar *cal = calendar_load(cfg->calendar, err);
 	struct profiles *prof = profiles_load(cfg->profiles, err);
-	if (!cal || !prof) {
+	struct lineage *lin = lineage_load(cfg->lineage, err);
+	if (!cal || !prof || !lin) {
 		calendar_free(cal);
 		profiles_free(prof);
+		lineage_free(lin);
 		return -1;
 	}
 	int from = 0, to = 0;
@@ -1027,7 +1076,8 @@ int pipeline_apply_rules(struct app *app, PGconn *conn, bool force, struct buf *
 	    pg_exec(conn, "SELECT etl.create_rule_staging()", 0, NULL, err) < 0 ||
 	    copy_calendar(conn, cal, err) < 0 || copy_profiles(conn, prof, err) < 0 ||
 	    pg_query_value(conn, "SELECT etl.apply_rules($1::time, $2::int, $3::int)",
-			   3, params, &changed, err) < 0)
+			   3, params, &changed, err) < 0 ||
+	    apply_lineage(conn, lin, err) < 0)
 		goto out;
 	if (!force && !strcmp(buf_str(&fresh), "t")) {
 		log_debug(NULL, NULL, "a new warehouse: calendar, profiles and office_close recorded");
@@ -1049,5 +1099,6 @@ out:
 	buf_release(&fresh);
 	calendar_free(cal);
 	profiles_free(prof);
+	lineage_free(lin);
 	return rc;
 }

@@ -17,10 +17,14 @@ SELECT d.ma_ho_so, d.source, d.unit_code, d.procedure_code, d.channel, d.status,
 FROM dw.dossier d
 LEFT JOIN dw.dossier_derived x USING (ma_ho_so, unit_code, home_month);
 
+-- mart.unit: with the lineage (rules.md, "Units across reorganisations").
 CREATE VIEW mart.unit AS
-SELECT k.unit_code, u.unit_name, u.parent_code, u.level
+SELECT k.unit_code, u.unit_name, u.parent_code, u.level,
+       l.to_code AS successor_code, coalesce(l.current_code, k.unit_code) AS current_code,
+       l.effective AS ended_on
 FROM dw.kpi_unit k
-LEFT JOIN dw.unit u USING (unit_code);
+LEFT JOIN dw.unit u USING (unit_code)
+LEFT JOIN dw.unit_lineage l ON l.from_code = k.unit_code;
 
 CREATE VIEW mart.freshness AS
 SELECT w.source, w.entity, w.updated_until AS watermark, s.derived_at
@@ -46,6 +50,9 @@ BEGIN
         (NULL, 'unit_name', 'Tên đơn vị — unit name (TenDonVi); NULL where donvi lacks the unit'),
         (NULL, 'parent_code', 'Mã đơn vị cha — parent unit code (MaDonViCha); NULL = top'),
         (NULL, 'level', 'Cấp đơn vị — unit level (CapDonVi): TINH, HUYEN, XA'),
+        (NULL, 'successor_code', 'Mã đơn vị kế thừa — the unit that took over this code''s pending dossiers when it ended (the lineage file''s to_code); NULL if it has not ended'),
+        (NULL, 'current_code', 'Mã đơn vị hiện nay — the current unit: the end of the lineage chain from this code, else the code itself'),
+        (NULL, 'ended_on', 'Ngày thôi sử dụng mã — the first day this code is no longer used (the lineage file''s effective); NULL if it has not ended'),
         (NULL, 'period_kind', 'Loại kỳ — period kind: month, quarter, year'),
         (NULL, 'period_start', 'Ngày đầu kỳ — first local date of the period'),
         (NULL, 'received', 'Hồ sơ tiếp nhận — dossiers received in the period (class other than not_received, NgayTiepNhan in the period)'),

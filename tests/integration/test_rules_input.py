@@ -90,9 +90,32 @@ def test_check_config_reads_the_lineage_with_the_others(ctx):
     assert f"{lineage}:5: from_code 'C' is given twice (first on line 4)" in r.stderr, r.stderr
     assert f"{lineage}:6: bad effective date '2025-13-01'" in r.stderr, r.stderr
     assert "6 errors in the rules files" in r.stderr, r.stderr
+    r = ctx.etl(conf, "rescore")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"{lineage}:2: a cycle" in r.stderr, r.stderr
     shipped = f"{ROOT}/config/unit-lineage.csv"
     r = ctx.etl(_config(ctx, lineage=shipped), "check-config")
     assert r.returncode == 0, r
+
+
+def test_a_changed_lineage_is_applied_once(ctx):
+    """The writer stores the lineage with each code's current unit; the
+    same file again changes nothing, an edited one is applied."""
+    rows = ("from_code,to_code,effective,basis\n"
+            "A,B,2023-01-01,\n"
+            "B,C,2025-07-01,NQ 1668\n")
+    lineage = write_file(ctx, "lineage.csv", rows)
+    conf = _config(ctx, lineage=lineage)
+    ok(ctx.etl(conf, "rescore"), "rescore with a lineage")
+    assert ctx.sql("SELECT string_agg(from_code || '>' || current_code, ' ' ORDER BY from_code)"
+                   " FROM dw.unit_lineage").strip() == "A>C B>C"
+    r = ok(ctx.etl(conf, "rescore"), "the same lineage")
+    assert "unit lineage changed" not in r.stderr, r.stderr
+    write_file(ctx, "lineage.csv", rows + "C,D,2026-01-01,\n")
+    r = ok(ctx.etl(conf, "rescore"), "an edited lineage")
+    assert "unit lineage changed: 3 rows applied" in r.stderr, r.stderr
+    assert ctx.sql("SELECT string_agg(from_code || '>' || current_code, ' ' ORDER BY from_code)"
+                   " FROM dw.unit_lineage").strip() == "A>D B>D C>D"
 
 
 def test_metric_list_is_the_warehouses(ctx):

@@ -1,0 +1,110 @@
+-- lineage: units across reorganisations (rules.md, "Units across
+-- reorganisations").  Rules that live here:
+--   * what a lineage file may say (etl._check_lineage_staging; onestop-etl
+--     checks the file first, etl/lineage.c, and names the lines);
+--   * the current unit of a code: the end of its chain of rows, whatever
+--     their dates (etl.apply_lineage keeps it in dw.unit_lineage.current_code;
+--     dw.current_unit reads it);
+--   * the file's hash, and what a change of it re-derives
+--     (etl.apply_lineage).
+-- The staging table is a temporary table of the applying transaction,
+-- filled by etl/pipeline.c beside the calendar and profiles.
+
+CREATE FUNCTION etl.create_lineage_staging() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('pg_temp.stg_lineage') IS NOT NULL THEN
+        DROP TABLE pg_temp.stg_lineage;
+    END IF;
+    CREATE TEMP TABLE stg_lineage (
+        from_code text,
+        to_code   text,
+        effective date,
+        basis     text,
+        line      int
+    ) ON COMMIT DROP;
+END
+$$;
+
+-- The checks of etl/lineage.c again, for rows that did not come through it.
+CREATE FUNCTION etl._check_lineage_staging() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT * INTO bad FROM pg_temp.stg_lineage
+    WHERE from_code IS NULL OR from_code = '' OR to_code IS NULL OR to_code = ''
+       OR effective IS NULL OR from_code = to_code LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'lineage: bad row (line %, from_code %, to_code %, effective %)',
+            bad.line, bad.from_code, bad.to_code, bad.effective
+            USING HINT = 'from_code, to_code and effective are required, and from_code <> to_code';
+    END IF;
+    SELECT from_code, string_agg(line::text, ', ' ORDER BY line) AS lines INTO bad
+    FROM pg_temp.stg_lineage GROUP BY from_code HAVING count(*) > 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'lineage: from_code % is given more than once (lines %)',
+            bad.from_code, bad.lines;
+    END IF;
+    WITH RECURSIVE walk (from_code, at) AS (
+        SELECT from_code, to_code FROM pg_temp.stg_lineage
+        UNION ALL
+        SELECT w.from_code, s.to_code
+        FROM walk w JOIN pg_temp.stg_lineage s ON s.from_code = w.at
+    ) CYCLE at SET looped USING trail
+    SELECT from_code INTO bad FROM walk WHERE looped LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'lineage: the chain from % is a cycle', bad.from_code;
+    END IF;
+END
+$$;
+
+-- Apply the staged lineage when its hash changed; true when it did.  The
+-- hash covers what the rules read (codes and dates, basis too, as it is
+-- shown), not the lines: moving a row changes nothing.
+CREATE FUNCTION etl.apply_lineage() RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_hash text;
+BEGIN
+    PERFORM etl._check_lineage_staging();
+    SELECT md5(coalesce(string_agg(format('%s,%s,%s,%s', from_code, to_code, effective,
+                                          nullif(basis, '')),
+                                   E'\n' ORDER BY from_code), ''))
+    INTO v_hash FROM pg_temp.stg_lineage;
+    IF v_hash = (SELECT lineage_hash FROM dw.lineage_state FOR UPDATE) THEN
+        RETURN false;
+    END IF;
+    DELETE FROM dw.unit_lineage;
+    -- each row with the end of its chain: its longest walk
+    INSERT INTO dw.unit_lineage (from_code, to_code, effective, basis, current_code, line)
+    WITH RECURSIVE walk (from_code, at, depth) AS (
+        SELECT s.from_code, s.to_code, 1 FROM pg_temp.stg_lineage s
+        UNION ALL
+        SELECT w.from_code, s.to_code, w.depth + 1
+        FROM walk w JOIN pg_temp.stg_lineage s ON s.from_code = w.at
+    ), chain_end AS (
+        SELECT DISTINCT ON (from_code) from_code, at
+        FROM walk ORDER BY from_code, depth DESC
+    )
+    SELECT s.from_code, s.to_code, s.effective, nullif(s.basis, ''), e.at, s.line
+    FROM pg_temp.stg_lineage s JOIN chain_end e USING (from_code);
+    UPDATE dw.lineage_state SET lineage_hash = v_hash;
+    RETURN true;
+END
+$$;
+
+-- The current unit of a code: the end of its chain, the code itself
+-- without a row.
+CREATE FUNCTION dw.current_unit(p_code text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT current_code FROM dw.unit_lineage WHERE from_code = p_code),
+                    p_code)
+$$;
+
+COMMENT ON FUNCTION etl.create_lineage_staging() IS
+    'creates temp table stg_lineage(from_code, to_code, effective, basis, line), ON COMMIT DROP';
+COMMENT ON FUNCTION etl.apply_lineage() IS
+    'applies the staged lineage file when its hash changed (dw.unit_lineage, dw.lineage_state); true when it changed';
+COMMENT ON FUNCTION dw.current_unit(text) IS
+    'the current unit of a unit code: the end of its lineage chain, else the code itself';
