@@ -8,7 +8,8 @@
 --   * which rows a derivation rebuilds (etl._touch_periods);
 --   * every column of mart.unit_kpi, from the monthly counts of derive.sql
 --     and the catalogue in force at the end of the period
---     (etl._build_unit_kpi), and of mart.step_delay (etl._build_step_delay).
+--     (etl._build_unit_kpi; the catalogue counts are lineage.sql's
+--     dw.catalogue_counts), and of mart.step_delay (etl._build_step_delay).
 -- They run after derive.sql's steps, on its work tables (pg_temp.touched_*).
 
 -- A percentage rounded half away from zero; NULL on a zero denominator.
@@ -176,16 +177,8 @@ LANGUAGE sql AS $$
         FROM dw.unit_month x
         WHERE x.unit_code = t.unit_code AND x.month_start >= t.period_start
           AND x.month_start < p.period_end) m
-    CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE v.in_force) AS total,
-               count(*) FILTER (WHERE v.in_force AND v.level >= 2) AS level2plus,
-               count(*) FILTER (WHERE v.in_force AND v.level >= 3) AS level3plus,
-               count(*) FILTER (WHERE v.in_force AND v.level = 4) AS level4
-        -- each procedure's latest version before cut, else its earliest
-        FROM dw.procedure_version v
-        WHERE v.unit_code = t.unit_code
-          AND (v.updated_at < e.cut OR v.is_first)
-          AND (v.valid_to >= e.cut OR v.valid_to IS NULL)) c;
+    -- the catalogue in force at the end, across reorganisations (lineage.sql)
+    CROSS JOIN LATERAL dw.catalogue_counts(t.unit_code, e.cut) c;
 $$;
 
 -- The touched step_delay rows: the step-delay rule's monthly counts

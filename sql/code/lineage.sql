@@ -5,8 +5,13 @@
 --   * the current unit of a code: the end of its chain of rows, whatever
 --     their dates (etl.apply_lineage keeps it in dw.unit_lineage.current_code;
 --     dw.current_unit reads it);
+--   * the catalogue counts of a unit at the end of a period, across a
+--     reorganisation (dw.catalogue_counts, which kpi.sql's procedures_*
+--     read): an ended unit counts none, a successor's catalogue begins
+--     when it was published;
 --   * the file's hash, and what a change of it re-derives
---     (etl.apply_lineage).
+--     (etl.apply_lineage: the catalogue counts and scores of the units its
+--     changed rows name, etl._relineage_kpi).
 -- The staging table is a temporary table of the applying transaction,
 -- filled by etl/pipeline.c beside the calendar and profiles.
 
@@ -59,13 +64,79 @@ BEGIN
 END
 $$;
 
+-- The catalogue rows of a unit in force (DangApDung = 1) at p_cut, the
+-- moment just after the end of a period (the end of its last day, or just
+-- after the run's start for a period not ended): each procedure's latest
+-- version before p_cut, else its earliest (rules.md, "Catalogue
+-- history"); but
+--   * a unit whose code ended on or before the local date of the end of
+--     the period counts none;
+--   * a unit that a lineage row names as to_code counts only procedures
+--     with a version before p_cut: no earliest-version fallback, as its
+--     catalogue begins when it was published.
+-- One SELECT, so that the planner inlines it in etl._build_unit_kpi.
+CREATE FUNCTION dw.catalogue_counts(p_unit text, p_cut timestamptz)
+RETURNS TABLE (total bigint, level2plus bigint, level3plus bigint, level4 bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT count(*) FILTER (WHERE v.in_force),
+           count(*) FILTER (WHERE v.in_force AND v.level >= 2),
+           count(*) FILTER (WHERE v.in_force AND v.level >= 3),
+           count(*) FILTER (WHERE v.in_force AND v.level = 4)
+    FROM dw.procedure_version v
+    WHERE v.unit_code = p_unit
+      AND (v.updated_at < p_cut
+           OR (v.is_first AND NOT EXISTS (SELECT FROM dw.unit_lineage l
+                                          WHERE l.to_code = p_unit)))
+      AND (v.valid_to >= p_cut OR v.valid_to IS NULL)
+      AND NOT EXISTS (SELECT FROM dw.unit_lineage l
+                      WHERE l.from_code = p_unit
+                        AND l.effective <= dw.local_date(p_cut - interval '1 microsecond'))
+$$;
+
+-- The units whose catalogue counts a change of the lineage may move: both
+-- codes of every row added, removed or changed (its code, successor or
+-- date; not its basis), as pg_temp.touched_kpi rows of every period of
+-- mart.unit_kpi; then those rows and their scores rebuilt, at the moment
+-- the marts were last derived at, so that nothing else in them moves.
+-- Nothing derived yet (last_as_of NULL): nothing to rebuild.
+CREATE FUNCTION etl._relineage_kpi() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    st dw.state;
+BEGIN
+    SELECT * INTO st FROM dw.state;
+    IF st.last_as_of IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM etl._create_work();
+    WITH changed AS (
+        (SELECT from_code, to_code, effective FROM dw.unit_lineage
+         EXCEPT SELECT from_code, to_code, effective FROM pg_temp.stg_lineage)
+        UNION
+        (SELECT from_code, to_code, effective FROM pg_temp.stg_lineage
+         EXCEPT SELECT from_code, to_code, effective FROM dw.unit_lineage)
+    ), named AS (
+        SELECT from_code AS unit_code FROM changed
+        UNION SELECT to_code FROM changed
+    )
+    INSERT INTO pg_temp.touched_kpi
+    SELECT k.unit_code, k.period_kind, k.period_start
+    FROM mart.unit_kpi k JOIN named USING (unit_code)
+    ON CONFLICT DO NOTHING;
+END
+$$;
+
 -- Apply the staged lineage when its hash changed; true when it did.  The
 -- hash covers what the rules read (codes and dates, basis too, as it is
--- shown), not the lines: moving a row changes nothing.
+-- shown), not the lines: moving a row changes nothing.  What depends on
+-- the lineage is re-derived here: the catalogue counts and scores of the
+-- units it names (mart.unit and the marts by current unit read it as
+-- they are asked).
 CREATE FUNCTION etl.apply_lineage() RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     v_hash text;
+    st     dw.state;
 BEGIN
     PERFORM etl._check_lineage_staging();
     SELECT md5(coalesce(string_agg(format('%s,%s,%s,%s', from_code, to_code, effective,
@@ -75,6 +146,9 @@ BEGIN
     IF v_hash = (SELECT lineage_hash FROM dw.lineage_state FOR UPDATE) THEN
         RETURN false;
     END IF;
+    SELECT * INTO st FROM dw.state FOR UPDATE;
+    PERFORM etl._relineage_kpi();
+
     DELETE FROM dw.unit_lineage;
     -- each row with the end of its chain: its longest walk
     INSERT INTO dw.unit_lineage (from_code, to_code, effective, basis, current_code, line)
@@ -90,6 +164,12 @@ BEGIN
     SELECT s.from_code, s.to_code, s.effective, nullif(s.basis, ''), e.at, s.line
     FROM pg_temp.stg_lineage s JOIN chain_end e USING (from_code);
     UPDATE dw.lineage_state SET lineage_hash = v_hash;
+
+    IF st.last_as_of IS NOT NULL THEN
+        PERFORM etl._build_unit_kpi(st.span_from, st.span_to, st.last_as_of);
+        PERFORM etl._build_compliance();
+        PERFORM etl._clear_work();
+    END IF;
     RETURN true;
 END
 $$;
@@ -106,5 +186,7 @@ COMMENT ON FUNCTION etl.create_lineage_staging() IS
     'creates temp table stg_lineage(from_code, to_code, effective, basis, line), ON COMMIT DROP';
 COMMENT ON FUNCTION etl.apply_lineage() IS
     'applies the staged lineage file when its hash changed (dw.unit_lineage, dw.lineage_state); true when it changed';
+COMMENT ON FUNCTION dw.catalogue_counts(text, timestamptz) IS
+    'procedures_total and its levels of a unit at p_cut (just after the end of a period), across reorganisations';
 COMMENT ON FUNCTION dw.current_unit(text) IS
     'the current unit of a unit code: the end of its lineage chain, else the code itself';

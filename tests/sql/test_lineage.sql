@@ -1,9 +1,10 @@
 -- rules.md, "Units across reorganisations": the lineage in the warehouse,
 -- with hand-computed expectations.  Units of Sóc Trăng-like shape: a
 -- province P, districts H1, H2, communes X1, X2, X3 under H1, and the
--- units of 1 July 2025.
+-- units of 1 July 2025.  The catalogue counts across the change (rules.md,
+-- "Catalogue counts across a reorganisation") at the end.
 \ir lib.sql
-SELECT plan(12);
+SELECT plan(21);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- The lineage as etl/pipeline.c stages it, applied; the answer of
@@ -27,9 +28,58 @@ FROM (VALUES (1, 'P', NULL, 'TINH'), (2, 'H1', 'P', 'HUYEN'), (3, 'H2', 'P', 'HU
              (7, 'M', 'P', 'XA'), (8, 'S1', 'P', 'XA'), (9, 'S2', 'P', 'XA'),
              (10, 'A', 'P', 'XA'), (11, 'B', 'P', 'XA'), (12, 'C', 'P', 'XA'))
      AS u (g, code, parent, lvl);
+-- X1 and P: a catalogue from before the change; M: its own, published on
+-- 1 July (Q1, level 3) and 15 August (Q2, level 2); C: 10 July; S2 (the
+-- part of the split with no lineage row): 1 August.
+INSERT INTO stg_thutuc (row_number, unit_code, procedure_code, procedure_name, level,
+                        legal_days, fee, in_force, updated_at) VALUES
+    (1, 'X1', 'P1', 'Cũ', 4, 5, false, true, pg_temp.lt('2024-01-01 00:00')),
+    (2, 'P', 'R1', 'Tỉnh', 2, 5, false, true, pg_temp.lt('2024-01-01 00:00')),
+    (3, 'M', 'Q1', 'Mới 1', 3, 5, false, true, pg_temp.lt('2025-07-01 08:00')),
+    (4, 'M', 'Q2', 'Mới 2', 2, 5, false, true, pg_temp.lt('2025-08-15 08:00')),
+    (5, 'C', 'C1', 'Mới', 2, 5, false, true, pg_temp.lt('2025-07-10 08:00')),
+    (6, 'S2', 'S', 'Tách', 2, 5, false, true, pg_temp.lt('2025-08-01 08:00'));
+-- the span: June to September 2025
+INSERT INTO stg_hoso (row_number, ma_ho_so, unit_code, procedure_code, channel, status,
+                      received_at, due_at, finished_at, paid_online, updated_at) VALUES
+    (1, 'OLD', 'X1', 'P1', 1, 4, pg_temp.lt('2025-06-10 09:00'), pg_temp.lt('2025-06-17 17:00'),
+     NULL, false, pg_temp.lt('2025-06-10 09:00')),
+    (2, 'NEW', 'M', 'Q1', 2, 4, pg_temp.lt('2025-09-10 09:00'), pg_temp.lt('2025-09-17 17:00'),
+     NULL, false, pg_temp.lt('2025-09-10 09:00'));
 SELECT count(*) FROM etl.merge_staging(1, 'src', 1, 1);
 SELECT etl.derive('2025-12-15 00:00+07');
 COMMIT;
+
+-- procedures_total of a unit by period: months June to September, the
+-- quarters Q2 and Q3, the year (not ended at the run: counted at its start).
+CREATE FUNCTION pg_temp.catalogue(p_unit text) RETURNS text
+LANGUAGE sql AS $$
+    SELECT string_agg(procedures_total::text, ' ' ORDER BY period_kind, period_start)
+    FROM mart.unit_kpi WHERE unit_code = p_unit
+$$;
+-- mart.unit_kpi less the catalogue counts, and what must not move at all.
+CREATE FUNCTION pg_temp.kpi_but_catalogue() RETURNS text
+LANGUAGE sql AS $$
+    SELECT md5(string_agg(x, E'\n' ORDER BY x))
+    FROM (SELECT (to_jsonb(k) - 'procedures_total' - 'procedures_level2plus'
+                  - 'procedures_level3plus' - 'procedures_level4' - 'pct_level2plus'
+                  - 'pct_level3plus' - 'pct_level4')::text AS x
+          FROM mart.unit_kpi k) r
+$$;
+CREATE FUNCTION pg_temp.unmoved() RETURNS text
+LANGUAGE sql AS $$
+    SELECT md5((SELECT string_agg(to_jsonb(f)::text, E'\n' ORDER BY to_jsonb(f)::text)
+                FROM mart.form06 f)
+               || (SELECT string_agg(to_jsonb(d)::text, E'\n' ORDER BY to_jsonb(d)::text)
+                   FROM mart.dossier d)
+               || (SELECT string_agg(to_jsonb(k)::text, E'\n' ORDER BY to_jsonb(k)::text)
+                   FROM mart.unit_kpi k WHERE unit_code IN ('H2', 'S2')))
+$$;
+
+-- Without a lineage: the earliest-version fallback of "Catalogue history".
+SELECT is(pg_temp.catalogue('M') || ' / ' || pg_temp.catalogue('X1'),
+          '2 2 2 2 2 2 2 / 1 1 1 1 1 1 1', 'without a lineage every catalogue counts from the start');
+SELECT pg_temp.kpi_but_catalogue() AS kpi, pg_temp.unmoved() AS unmoved \gset before_
 
 -- A merger (X1, X2 -> M), a chain whose first link is the older (A -> B in
 -- 2023, B -> C in 2025: the current unit of A and B is C), a district
@@ -62,6 +112,26 @@ SELECT results_eq($$
              ('X2', 'M', 'M', date '2025-07-01'),
              ('X3', 'S1', 'S1', date '2025-07-01')$$,
     'mart.unit: successor, current unit at the end of the chain, the day the code ended');
+-- The catalogue across the reorganisation (months 6-9, Q2, Q3, year):
+-- X1 ended on 1 July counts nothing from July; M, a successor, counts
+-- what was published by the end of each period, nothing in June; C too
+-- (a chain's end); P, the province that took H1 over, and S2, named by no
+-- row, keep the fallback.
+SELECT is(pg_temp.catalogue('X1'), '1 0 0 0 1 0 0', 'an ended unit counts no catalogue');
+SELECT is(pg_temp.catalogue('M'), '0 1 2 2 0 2 2', 'a successor''s catalogue begins when published');
+SELECT is(pg_temp.catalogue('C'), '0 1 1 1 0 1 1', 'so does the end of a chain');
+SELECT is(pg_temp.catalogue('P') || ' / ' || pg_temp.catalogue('S2'),
+          '1 1 1 1 1 1 1 / 1 1 1 1 1 1 1', 'a catalogue older than the change, or of a unit no row names');
+SELECT results_eq($$SELECT procedures_level2plus, procedures_level3plus, pct_level2plus, pct_level3plus
+                    FROM mart.unit_kpi WHERE unit_code = 'M' AND period_kind = 'quarter'
+                    AND period_start = '2025-07-01'$$,
+    $$VALUES (2::bigint, 1::bigint, 100.00::numeric, 50.00::numeric)$$, 'levels and rates follow');
+SELECT is(pg_temp.kpi_but_catalogue(), :'before_kpi', 'a lineage moves only the catalogue counts of unit_kpi');
+SELECT is(pg_temp.unmoved(), :'before_unmoved',
+          'nor form 06, the dossiers, or the units it does not name');
+SELECT is(pg_temp.marts_equal_rescore('2025-12-15 00:00+07'), NULL,
+          'the lineage applied to derived marts is what a rescore gives');
+
 SELECT results_eq($$SELECT unit_name, parent_code::text, level FROM mart.unit WHERE unit_code = 'X3'$$,
     $$VALUES ('Đơn vị X3', 'H1', 'XA')$$,
     'a unit that ended keeps its name, parent and level as recorded');
