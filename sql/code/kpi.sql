@@ -200,3 +200,26 @@ LANGUAGE sql AS $$
     GROUP BY t.unit_code, m.department, t.period_kind, t.period_start
     HAVING sum(m.steps) > 0;
 $$;
+
+-- ------------------------------------------------------------ rates
+-- Every rate of mart.unit_kpi as its definition over the counts of one
+-- row: rate = dw.pct(numerator, denominator), each an SQL expression of
+-- count columns.  The roll-ups by current unit (marts.sql,
+-- etl._by_current_unit_sql) recompute each rate from summed counts by
+-- it, never averaging rates; tests/sql/test_lineage.sql checks it against
+-- etl._build_unit_kpi's rows.  A rate column of mart.unit_kpi without a row
+-- here stops the code from being applied.
+CREATE FUNCTION dw.kpi_rates() RETURNS TABLE (rate text, numerator text, denominator text)
+LANGUAGE sql IMMUTABLE AS $$
+    VALUES ('online_rate', 'online_eligible_online', 'online_eligible'),
+           ('ontime_rate', 'resolved_early + resolved_on_time', 'resolved'),
+           ('ontime_rate_legal', 'resolved - resolved_late_legal - resolved_unknown_legal',
+            'resolved - resolved_unknown_legal'),
+           ('on_software_rate', 'on_software', 'received'),
+           ('paid_online_rate', 'paid_online', 'fee_received'),
+           ('pct_level2plus', 'procedures_level2plus', 'procedures_total'),
+           ('pct_level3plus', 'procedures_level3plus', 'procedures_total'),
+           ('pct_level4', 'procedures_level4', 'procedures_total')
+$$;
+COMMENT ON FUNCTION dw.kpi_rates() IS
+    'each rate of mart.unit_kpi as dw.pct(numerator, denominator) over its count columns';

@@ -182,6 +182,85 @@ LANGUAGE sql STABLE AS $$
                     p_code)
 $$;
 
+-- The SELECT of a relation of mart (mart.unit_kpi, mart.form06) by
+-- current unit, for marts.sql to make a view of: the rows of every unit
+-- whose current unit is the same summed, grouped by p_keys (the period,
+-- the field); unit_code is the current unit, unit_name (if the relation
+-- has one) its donvi name.  The columns are the relation's, in its order:
+-- what it gains, its roll-up gains.  A whole-number column is summed (in
+-- its type); a rate is recomputed from the sums by its one definition,
+-- dw.kpi_rates; any other column is an error, not a guess.
+CREATE FUNCTION etl._by_current_unit_sql(p_rel regclass, p_keys text[]) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    a      record;
+    r      record;
+    sums   text := '';
+    rates  text := '';
+    outer_ text := '';
+BEGIN
+    FOR a IN
+        SELECT attname::text AS name, format_type(atttypid, atttypmod) AS typ
+        FROM pg_attribute
+        WHERE attrelid = p_rel AND attnum > 0 AND NOT attisdropped
+        ORDER BY attnum
+    LOOP
+        IF a.name = 'unit_code' THEN
+            outer_ := outer_ || ', r.current_code AS unit_code';
+        ELSIF a.name = 'unit_name' THEN
+            outer_ := outer_ || ', n.unit_name';
+        ELSIF a.name = ANY (p_keys) THEN
+            outer_ := outer_ || format(', r.%I', a.name);
+        ELSIF a.typ IN ('smallint', 'integer', 'bigint') THEN
+            sums := sums || format(', sum(k.%I)::%s AS %I', a.name, a.typ, a.name);
+            outer_ := outer_ || format(', r.%I', a.name);
+        ELSE
+            SELECT * INTO r FROM dw.kpi_rates() d WHERE d.rate = a.name;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION '%.%: no roll-up for a % column that is not a rate of dw.kpi_rates()',
+                    p_rel, a.name, a.typ;
+            END IF;
+            rates := rates || format(', dw.pct((%s)::bigint, (%s)::bigint)::%s AS %I',
+                                     r.numerator, r.denominator, a.typ, a.name);
+            outer_ := outer_ || format(', r.%I', a.name);
+        END IF;
+    END LOOP;
+    RETURN format(
+        'SELECT %s
+         FROM (SELECT s.* %s
+               FROM (SELECT coalesce(l.current_code, k.unit_code) AS current_code, %s %s
+                     FROM %s k
+                     LEFT JOIN dw.unit_lineage l ON l.from_code = k.unit_code
+                     GROUP BY 1, %s) s) r
+         LEFT JOIN dw.unit n ON n.unit_code = r.current_code',
+        substr(outer_, 3), rates,
+        (SELECT string_agg(format('k.%I', x), ', ') FROM unnest(p_keys) x), sums,
+        p_rel,
+        (SELECT string_agg(format('k.%I', x), ', ') FROM unnest(p_keys) x));
+END
+$$;
+
+-- The column comments of a view by current unit: its relation's, but for
+-- unit_code and unit_name, which name the current unit.
+CREATE FUNCTION etl._comment_by_current_unit(p_view regclass, p_rel regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+BEGIN
+    FOR a IN
+        SELECT v.attname, CASE v.attname
+            WHEN 'unit_code' THEN 'Mã đơn vị hiện nay — the current unit (mart.unit.current_code) whose own and predecessors'' rows are summed'
+            WHEN 'unit_name' THEN 'Tên đơn vị hiện nay — the current unit''s name (TenDonVi); NULL where donvi lacks it'
+            ELSE col_description(p_rel, b.attnum) END AS txt
+        FROM pg_attribute v
+        JOIN pg_attribute b ON b.attrelid = p_rel AND b.attname = v.attname
+        WHERE v.attrelid = p_view AND v.attnum > 0
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', p_view, a.attname, a.txt);
+    END LOOP;
+END
+$$;
+
 COMMENT ON FUNCTION etl.create_lineage_staging() IS
     'creates temp table stg_lineage(from_code, to_code, effective, basis, line), ON COMMIT DROP';
 COMMENT ON FUNCTION etl.apply_lineage() IS

@@ -242,6 +242,27 @@ BEGIN
 END
 $$;
 
+-- ------------------------------------------------------------ by current unit
+-- mart.unit_kpi and mart.form06 summed by current unit (rules.md, "Units
+-- across reorganisations"): their columns, generated from the relations
+-- themselves, so a column added there is rolled up here
+-- (etl._by_current_unit_sql, lineage.sql; the rates by dw.kpi_rates).
+DO $$
+BEGIN
+    EXECUTE 'CREATE VIEW mart.unit_kpi_current AS '
+            || etl._by_current_unit_sql('mart.unit_kpi', ARRAY['period_kind', 'period_start']);
+    EXECUTE 'CREATE VIEW mart.form06_current AS '
+            || etl._by_current_unit_sql('mart.form06', ARRAY['field_code', 'field_name',
+                   'period_kind', 'period_label', 'first_day', 'last_day']);
+    PERFORM etl._comment_by_current_unit('mart.unit_kpi_current', 'mart.unit_kpi');
+    PERFORM etl._comment_by_current_unit('mart.form06_current', 'mart.form06');
+END
+$$;
+COMMENT ON VIEW mart.unit_kpi_current IS
+    'Chỉ số theo đơn vị hiện nay — mart.unit_kpi by current unit: every count summed over the unit and its predecessors, every rate recomputed from the sums';
+COMMENT ON VIEW mart.form06_current IS
+    'Biểu số 06 theo đơn vị hiện nay — mart.form06 by current unit: the counts of the unit and its predecessors summed per field and report period';
+
 -- The BI role reads the views and may run the function
 -- (sql/migrations/003_mart.sql makes the role and grants it the tables);
 -- without the role, that migration warned.

@@ -4,7 +4,7 @@
 -- units of 1 July 2025.  The catalogue counts across the change (rules.md,
 -- "Catalogue counts across a reorganisation") at the end.
 \ir lib.sql
-SELECT plan(21);
+SELECT plan(27);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- The lineage as etl/pipeline.c stages it, applied; the answer of
@@ -45,7 +45,17 @@ INSERT INTO stg_hoso (row_number, ma_ho_so, unit_code, procedure_code, channel, 
     (1, 'OLD', 'X1', 'P1', 1, 4, pg_temp.lt('2025-06-10 09:00'), pg_temp.lt('2025-06-17 17:00'),
      NULL, false, pg_temp.lt('2025-06-10 09:00')),
     (2, 'NEW', 'M', 'Q1', 2, 4, pg_temp.lt('2025-09-10 09:00'), pg_temp.lt('2025-09-17 17:00'),
-     NULL, false, pg_temp.lt('2025-09-10 09:00'));
+     NULL, false, pg_temp.lt('2025-09-10 09:00')),
+    -- June, before the merger: X1 1 of 1 on time (100 %), X2 1 of 3
+    -- (33.33 %); merged, 2 of 4 (50 %), not their average (66.67 %)
+    (3, 'X1R', 'X1', 'P1', 1, 10, pg_temp.lt('2025-06-02 09:00'), pg_temp.lt('2025-06-09 17:00'),
+     pg_temp.lt('2025-06-09 10:00'), false, pg_temp.lt('2025-06-09 10:00')),
+    (4, 'X2A', 'X2', 'ZZ', 1, 10, pg_temp.lt('2025-06-02 09:00'), pg_temp.lt('2025-06-09 17:00'),
+     pg_temp.lt('2025-06-05 10:00'), false, pg_temp.lt('2025-06-05 10:00')),
+    (5, 'X2B', 'X2', 'ZZ', 1, 10, pg_temp.lt('2025-06-02 09:00'), pg_temp.lt('2025-06-09 17:00'),
+     pg_temp.lt('2025-06-12 10:00'), false, pg_temp.lt('2025-06-12 10:00')),
+    (6, 'X2C', 'X2', 'ZZ', 1, 10, pg_temp.lt('2025-06-02 09:00'), pg_temp.lt('2025-06-09 17:00'),
+     pg_temp.lt('2025-06-13 10:00'), false, pg_temp.lt('2025-06-13 10:00'));
 SELECT count(*) FROM etl.merge_staging(1, 'src', 1, 1);
 SELECT etl.derive('2025-12-15 00:00+07');
 COMMIT;
@@ -132,6 +142,39 @@ SELECT is(pg_temp.unmoved(), :'before_unmoved',
 SELECT is(pg_temp.marts_equal_rescore('2025-12-15 00:00+07'), NULL,
           'the lineage applied to derived marts is what a rescore gives');
 
+-- By current unit: counts summed over the unit and its predecessors,
+-- rates recomputed from the sums.
+SELECT results_eq($$
+    SELECT unit_code, ontime_rate FROM mart.unit_kpi
+    WHERE period_kind = 'month' AND period_start = '2025-06-01' AND unit_code IN ('X1', 'X2')
+    UNION ALL
+    SELECT unit_code || ' now', ontime_rate FROM mart.unit_kpi_current
+    WHERE period_kind = 'month' AND period_start = '2025-06-01' AND unit_code = 'M'
+    ORDER BY 1$$,
+    $$VALUES ('M now', 50.00::numeric), ('X1', 100.00), ('X2', 33.33)$$,
+    'a rate of a merger is recomputed from the sums, not averaged');
+SELECT results_eq($$
+    SELECT unit_name, received, resolved, resolved_early, resolved_on_time, resolved_late,
+           procedures_total, pct_level3plus
+    FROM mart.unit_kpi_current
+    WHERE unit_code = 'M' AND period_kind = 'month' ORDER BY period_start$$,
+    $$VALUES ('Đơn vị M', 5::bigint, 4::bigint, 1::bigint, 1::bigint, 2::bigint, 1::bigint, 100.00::numeric),
+             ('Đơn vị M', 0, 0, 0, 0, 0, 1, 100.00),
+             ('Đơn vị M', 0, 0, 0, 0, 0, 2, 50.00),
+             ('Đơn vị M', 1, 0, 0, 0, 0, 2, 50.00)$$,
+    'the current unit''s months hold its predecessors'' months before the cut-over');
+SELECT results_eq($$SELECT unit_code, count(*) FROM mart.unit_kpi_current GROUP BY 1 ORDER BY 1$$,
+    $$VALUES ('C', 7::bigint), ('H2', 7), ('M', 7), ('P', 7), ('S1', 7), ('S2', 7)$$,
+    'a row for every current unit and every period');
+SELECT is((SELECT count(*) FROM mart.form06_current
+           WHERE received_total <> resolved_total + pending_total), 0::bigint,
+          'form 06 by current unit: col 3 = col 7 + col 11');
+SELECT results_eq($$
+    SELECT period_label, carried_over, pending_total FROM mart.form06_current
+    WHERE unit_code = 'M' AND period_kind = 'report_month' ORDER BY first_day$$,
+    $$VALUES ('2025-06', 0, 1), ('2025-07', 1, 1), ('2025-08', 1, 1), ('2025-09', 1, 2)$$,
+    'form 06 by current unit: col 11 of a period is col 6 of the next, across the cut-over');
+
 SELECT results_eq($$SELECT unit_name, parent_code::text, level FROM mart.unit WHERE unit_code = 'X3'$$,
     $$VALUES ('Đơn vị X3', 'H1', 'XA')$$,
     'a unit that ended keeps its name, parent and level as recorded');
@@ -174,5 +217,8 @@ COMMIT;
 SELECT is(:'empty_changed'::boolean, true, 'an emptied lineage is a change');
 SELECT is((SELECT count(*) FROM mart.unit WHERE current_code <> unit_code OR ended_on IS NOT NULL),
           0::bigint, 'without a lineage every unit is its own current unit');
+SELECT is((SELECT count(*) FROM (SELECT * FROM mart.unit_kpi_current
+                                 EXCEPT ALL SELECT * FROM mart.unit_kpi) d), 0::bigint,
+          'without a lineage the roll-up is mart.unit_kpi itself: dw.kpi_rates are its rates');
 
 SELECT * FROM finish();
