@@ -224,16 +224,30 @@ enum {
 /*
  * $1 $2: the period's kind and label, or its first and last day; $3 the
  * unit (NULL: all, each under its own code), $4 whether its descendants
- * count under it.  Sorted by level, unit, field.
+ * count under it, $5 whether by current unit (rules.md, "Units across
+ * reorganisations": each row counts under the end of its unit's lineage
+ * chain, and the tree is that of the current units, a unit whose parent
+ * ended hanging under the parent's current unit).  Sorted by level, unit,
+ * field.
  */
 #define ROWS_SQL(source)                                                       \
-	"WITH RECURSIVE tree (unit_code, shown) AS ("                          \
-	" SELECT unit_code, unit_code FROM mart.unit WHERE unit_code = $3"     \
-	" UNION SELECT u.unit_code, t.shown FROM mart.unit u"                  \
+	"WITH RECURSIVE units (unit_code, parent_code) AS ("                   \
+	" SELECT u.unit_code, CASE WHEN $5::boolean"                           \
+	" THEN coalesce(p.current_code, u.parent_code) ELSE u.parent_code END" \
+	" FROM mart.unit u LEFT JOIN mart.unit p ON p.unit_code = u.parent_code" \
+	" WHERE NOT $5::boolean OR u.current_code = u.unit_code"               \
+	"), tree (unit_code, shown) AS ("                                      \
+	" SELECT unit_code, unit_code FROM units WHERE unit_code = $3"         \
+	" UNION SELECT u.unit_code, t.shown FROM units u"                      \
 	" JOIN tree t ON u.parent_code = t.unit_code WHERE $4::boolean"        \
+	"), src AS ("                                                          \
+	" SELECT CASE WHEN $5::boolean THEN coalesce(c.current_code,"          \
+	" s.unit_code) ELSE s.unit_code END AS unit_code, s.field_code,"       \
+	" s.field_name, " COUNTS " FROM " source " s"                          \
+	" LEFT JOIN mart.unit c ON $5::boolean AND c.unit_code = s.unit_code"  \
 	"), r AS ("                                                            \
 	" SELECT coalesce(t.shown, f.unit_code) AS unit_code, f.field_code,"   \
-	" f.field_name, " COUNTS " FROM " source " f"                          \
+	" f.field_name, " COUNTS " FROM src f"                                 \
 	" LEFT JOIN tree t ON t.unit_code = f.unit_code"                       \
 	" WHERE $3::text IS NULL OR t.unit_code IS NOT NULL)"                  \
 	" SELECT CASE u.level WHEN 'TINH' THEN 1 WHEN 'HUYEN' THEN 2"          \
@@ -264,7 +278,10 @@ static const char heading_sql[] =
     "  (SELECT derived_at FROM dw.state)) AT TIME ZONE 'Asia/Ho_Chi_Minh',"
     "  'DD/MM/YYYY HH24:MI'), ''),"
     " to_char(now() AT TIME ZONE 'Asia/Ho_Chi_Minh', 'DD/MM/YYYY HH24:MI'),"
-    " EXISTS (SELECT FROM mart.unit WHERE unit_code = $1)";
+    " EXISTS (SELECT FROM mart.unit WHERE unit_code = $1),"
+    " (SELECT current_code FROM mart.unit"
+    "  WHERE unit_code = $1 AND current_code <> unit_code),"
+    " (SELECT to_char(ended_on, 'YYYY-MM-DD') FROM mart.unit WHERE unit_code = $1)";
 
 static PGresult *query(PGconn *conn, const char *sql, int n,
 		       const char *const *params)
@@ -301,6 +318,16 @@ static int read_heading(PGconn *conn, const struct form06_request *req,
 			  "form06: no unit '%s' in the warehouse (mart.unit)",
 			  term_shown(&b, req->unit));
 		buf_release(&b);
+		rc = 1;
+	} else if (req->unit && req->current_units && !PQgetisnull(res, 0, 5)) {
+		struct buf b, c;
+		log_error(NULL, NULL,
+			  "form06: unit '%s' ended on %s; by current unit it is "
+			  "'%s'",
+			  term_shown(&b, req->unit), PQgetvalue(res, 0, 6),
+			  term_shown(&c, PQgetvalue(res, 0, 5)));
+		buf_release(&b);
+		buf_release(&c);
 		rc = 1;
 	}
 	const char *body =
@@ -425,9 +452,10 @@ int form06_read(PGconn *conn, const struct form06_request *req,
 		return rc;
 	const char *params[] = {p->report ? p->kind : p->first,
 				p->report ? p->label : p->last, req->unit,
-				req->subtree ? "true" : "false"};
+				req->subtree ? "true" : "false",
+				req->current_units ? "true" : "false"};
 	rep->rows =
-	    query(conn, p->report ? rows_of_period_sql : rows_of_range_sql, 4,
+	    query(conn, p->report ? rows_of_period_sql : rows_of_range_sql, 5,
 		  params);
 	if (!rep->rows)
 		return -1;

@@ -21,6 +21,7 @@ struct form06_request {
 	const char *from, *to; /* yyyy-mm-dd, with period NULL */
 	const char *unit;      /* NULL: province-wide */
 	bool subtree;	       /* the unit and its descendants, summed */
+	bool current_units;    /* --units current: by current unit */
 	const char *format;    /* table, csv, xlsx */
 	const char *out;       /* NULL: stdout (table and csv) */
 	const char *reporting_body; /* [report]; NULL or "" when unset */

@@ -1250,6 +1250,17 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
+/* --units recorded|current (rules.md, "Units across reorganisations") */
+static int parse_units(const char *cmd, const char *value, bool *current)
+{
+	if (strcmp(value, "recorded") && strcmp(value, "current")) {
+		usage_error(cmd, "--units: '%s' is not recorded or current", value);
+		return -1;
+	}
+	*current = !strcmp(value, "current");
+	return 0;
+}
+
 static int cmd_form06(struct globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1259,6 +1270,7 @@ static int cmd_form06(struct globals *g, int argc, char **argv)
 		{ "to", required_argument, NULL, 'T' },
 		{ "unit", required_argument, NULL, 'u' },
 		{ "subtree", no_argument, NULL, 's' },
+		{ "units", required_argument, NULL, 'U' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "out", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
@@ -1278,7 +1290,10 @@ static int cmd_form06(struct globals *g, int argc, char **argv)
 			req.unit = optarg;
 		else if (c == 's')
 			req.subtree = true;
-		else if (c == 'f')
+		else if (c == 'U') {
+			if (parse_units("form06", optarg, &req.current_units) < 0)
+				return EXIT_USAGE;
+		} else if (c == 'f')
 			req.format = optarg;
 		else if (c == 'o')
 			req.out = optarg;
@@ -1355,13 +1370,14 @@ static const struct command commands[] = {
 	  "Write the scorecard as one self-contained HTML page.\n" },
 	{ "form06", cmd_form06,
 	  "form06 (--period P [--calendar] | --from DATE --to DATE) [--unit CODE [--subtree]]\n"
-	  "                   [--format table|csv|xlsx] [--out FILE]",
+	  "                   [--units recorded|current] [--format table|csv|xlsx] [--out FILE]",
 	  "The periodic report on dossier processing (Biểu số 06/VPCP/KSTT). --period is\n"
 	  "a report period of Decree 09/2019, the 15th to the 14th: 2021-03, 2021-Q1,\n"
 	  "2021-H1, 2021; with --calendar the calendar period of that name. --from and\n"
 	  "--to (yyyy-mm-dd, both included) take any days. Without --unit every unit,\n"
 	  "grouped by level; --subtree sums the unit and its descendants. xlsx is the\n"
-	  "official workbook and needs --out. --units (by current unit) is not there yet.\n" },
+	  "official workbook and needs --out. --units current counts every unit under\n"
+	  "its current unit (the unit lineage); --unit then names a current unit.\n" },
 	{ "migrate", cmd_migrate, "migrate",
 	  "Create or upgrade the warehouse schema; safe to run every time.\n" },
 	{ "check-config", cmd_check_config, "check-config",

@@ -214,3 +214,54 @@ def test_form06_subtree_and_range(ctx):
                  ["--period", "2021", "--unit", "NO-SUCH-UNIT"]):
         r = ctx.etl(conf, "form06", *args)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
+
+
+def test_form06_by_current_unit(ctx):
+    """--units current: a commune merged into another counts under it, as
+    mart.form06_current sums it; the ended code is refused naming its
+    current unit; --subtree follows the current units."""
+    conf = _demo(ctx)
+    communes = ctx.rows("SELECT unit_code, parent_code FROM mart.unit"
+                        " WHERE level = 'XA' ORDER BY unit_code")
+    assert len(communes) >= 2, communes
+    (ended, parent), (kept, _) = communes[0], communes[1]
+    lineage = os.path.join(ctx.dir, "lineage.csv")
+    with open(lineage, "w") as f:
+        f.write("from_code,to_code,effective,basis\n"
+                f"{ended},{kept},2021-11-01,sáp nhập\n")
+    text = open(conf).read().replace("[rules]\n", f"[rules]\nlineage = {lineage}\n", 1)
+    with open(conf, "w") as f:
+        f.write(text)
+    ok(ctx.etl(conf, "rescore"), "rescore with a lineage")
+
+    def by_field(out, unit):
+        return {x["field_code"]: (int(x["received_total"]), int(x["pending_total"]))
+                for x in csv.DictReader(io.StringIO(out)) if x["unit_code"] == unit}
+    r = ok(ctx.etl(conf, "form06", "--period", QUARTER, "--units", "current",
+                   "--format", "csv"), "form06 --units current")
+    got = by_field(r.stdout, kept)
+    assert not by_field(r.stdout, ended), r.stdout
+    want = {f: (int(a), int(b)) for f, a, b in ctx.rows(
+        "SELECT field_code, sum(received_total), sum(pending_total) FROM mart.form06"
+        f" WHERE unit_code IN ('{ended}', '{kept}') AND period_kind = 'report_quarter'"
+        f" AND period_label = '{QUARTER}' GROUP BY 1")}
+    assert got == want and got, (got, want)
+    view = {f: (int(a), int(b)) for f, a, b in ctx.rows(
+        "SELECT field_code, received_total, pending_total FROM mart.form06_current"
+        f" WHERE unit_code = '{kept}' AND period_kind = 'report_quarter'"
+        f" AND period_label = '{QUARTER}'")}
+    assert view == want, (view, want)
+    # recorded, the default, is as before
+    r = ok(ctx.etl(conf, "form06", "--period", QUARTER, "--units", "recorded",
+                   "--format", "csv"), "form06 --units recorded")
+    assert by_field(r.stdout, ended), r.stdout
+    r = ctx.etl(conf, "form06", "--period", QUARTER, "--units", "current", "--unit", ended)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"unit '{ended}' ended on 2021-11-01; by current unit it is '{kept}'" in r.stderr, \
+        r.stderr
+    r = ctx.etl(conf, "form06", "--period", QUARTER, "--units", "sideways")
+    assert r.returncode == 2 and "'sideways' is not recorded or current" in r.stderr, r.stderr
+    if parent:
+        r = ok(ctx.etl(conf, "form06", "--period", QUARTER, "--units", "current",
+                       "--unit", parent, "--subtree", "--format", "csv"), "--subtree")
+        assert not by_field(r.stdout, ended), r.stdout
