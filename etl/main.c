@@ -1151,6 +1151,17 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	return rc;
 }
 
+/* --units recorded|current (rules.md, "Units across reorganisations") */
+static int parse_units(const char *cmd, const char *value, bool *current)
+{
+	if (strcmp(value, "recorded") && strcmp(value, "current")) {
+		usage_error(cmd, "--units: '%s' is not recorded or current", value);
+		return -1;
+	}
+	*current = !strcmp(value, "current");
+	return 0;
+}
+
 /* --profile, --period and --unit: what score and report both narrow by. */
 static bool scope_option(int c, struct score_request *req)
 {
@@ -1183,16 +1194,21 @@ static int cmd_score(struct globals *g, int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "period", required_argument, NULL, 'P' },
 		{ "unit", required_argument, NULL, 'u' },
+		{ "units", required_argument, NULL, 'U' },
 		{ "format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct score_request req = { .format = "table" };
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'f')
+		if (c == 'f') {
 			req.format = optarg;
-		else if (!scope_option(c, &req))
+		} else if (c == 'U') {
+			if (parse_units("score", optarg, &req.current_units) < 0)
+				return EXIT_USAGE;
+		} else if (!scope_option(c, &req)) {
 			return usage_error("score", "bad option");
+		}
 	}
 	if (strcmp(req.format, "table") && strcmp(req.format, "csv") && strcmp(req.format, "json"))
 		return usage_error("score", "--format: '%s' is not table, csv or json", req.format);
@@ -1248,17 +1264,6 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 		log_info(NULL, NULL, "wrote '%s'", out);
 	pg_close(conn);
 	return rc;
-}
-
-/* --units recorded|current (rules.md, "Units across reorganisations") */
-static int parse_units(const char *cmd, const char *value, bool *current)
-{
-	if (strcmp(value, "recorded") && strcmp(value, "current")) {
-		usage_error(cmd, "--units: '%s' is not recorded or current", value);
-		return -1;
-	}
-	*current = !strcmp(value, "current");
-	return 0;
 }
 
 static int cmd_form06(struct globals *g, int argc, char **argv)
@@ -1363,9 +1368,13 @@ static const struct command commands[] = {
 	  "what to do; the last successful run of each source by entity; log steps and\n"
 	  "supplements waiting for a dossier not loaded yet (orphans); each source's\n"
 	  "watermarks. Fits 100 columns.\n" },
-	{ "score", cmd_score, "score [--profile P] [--period P] [--unit CODE] [--format table|csv|json]",
+	{ "score", cmd_score,
+	  "score [--profile P] [--period P] [--unit CODE] [--units recorded|current]\n"
+	  "                  [--format table|csv|json]",
 	  "Print the compliance scorecard. --period is 2021, 2021-Q1 or 2021-03\n"
-	  "(default: the current year); --profile defaults to every profile.\n" },
+	  "(default: the current year); --profile defaults to every profile.\n"
+	  "--units current scores every current unit (the unit lineage) from its own\n"
+	  "and its predecessors' counts summed; --unit then names a current unit.\n" },
 	{ "report", cmd_report, "report --period P [--profile P] [--unit CODE] --out FILE.html",
 	  "Write the scorecard as one self-contained HTML page.\n" },
 	{ "form06", cmd_form06,

@@ -173,22 +173,30 @@ static void print_label(FILE *out, const char *raw, int width)
 
 /* ---- the scorecard query, shared with the page (page.c) ---- */
 
+#define SCORE_SQL(totals, scores)                                              \
+	"SELECT t.unit_code, coalesce(u.unit_name, ''), t.profile, s.criterion,"   \
+	" s.label, s.metric, coalesce(s.value::text, ''), s.target::text,"         \
+	" CASE s.met WHEN true THEN 'yes' WHEN false THEN 'no' ELSE 'n/a' END,"    \
+	" coalesce(s.points::text, ''), s.max_points::text, t.points::text,"       \
+	" t.max_points::text, coalesce(t.score_pct::text, ''),"                    \
+	" t.criteria_met, t.criteria_applicable"                                   \
+	" FROM " totals " t"                                                       \
+	" JOIN " scores " s"                                                       \
+	" USING (unit_code, period_kind, period_start, profile)"                   \
+	" LEFT JOIN mart.unit u USING (unit_code)"                                 \
+	" WHERE t.period_kind = $1 AND t.period_start = $2::date"                  \
+	" AND ($3::text IS NULL OR t.profile = $3)"                                \
+	" AND ($4::text IS NULL OR t.unit_code = $4)"                              \
+	" ORDER BY t.profile, t.score_pct DESC NULLS LAST, t.unit_code,"           \
+	" s.criterion"
+
 const char score_sql[] =
-    "SELECT t.unit_code, coalesce(u.unit_name, ''), t.profile, s.criterion,"
-    " s.label, s.metric, coalesce(s.value::text, ''), s.target::text,"
-    " CASE s.met WHEN true THEN 'yes' WHEN false THEN 'no' ELSE 'n/a' END,"
-    " coalesce(s.points::text, ''), s.max_points::text, t.points::text,"
-    " t.max_points::text, coalesce(t.score_pct::text, ''),"
-    " t.criteria_met, t.criteria_applicable"
-    " FROM mart.compliance_total t"
-    " JOIN mart.compliance_score s"
-    " USING (unit_code, period_kind, period_start, profile)"
-    " LEFT JOIN mart.unit u USING (unit_code)"
-    " WHERE t.period_kind = $1 AND t.period_start = $2::date"
-    " AND ($3::text IS NULL OR t.profile = $3)"
-    " AND ($4::text IS NULL OR t.unit_code = $4)"
-    " ORDER BY t.profile, t.score_pct DESC NULLS LAST, t.unit_code,"
-    " s.criterion";
+    SCORE_SQL("mart.compliance_total", "mart.compliance_score");
+
+/* by current unit: scored as asked (sql/code/scores.sql) */
+const char score_current_sql[] =
+    SCORE_SQL("dw.compliance_total_current($1, $2::date)",
+	      "dw.compliance_score_current($1, $2::date)");
 
 const char *score_cell(PGresult *res, int row, enum score_col c)
 {
@@ -545,6 +553,32 @@ static const char known_units_sql[] =
     "SELECT unit_code FROM dw.unit"
     " UNION SELECT unit_code FROM mart.unit ORDER BY 1";
 
+/* by current unit, a code that ended names its current unit */
+static const char ended_unit_sql[] =
+    "SELECT current_code, to_char(ended_on, 'YYYY-MM-DD') FROM mart.unit"
+    " WHERE unit_code = $1 AND current_code <> unit_code";
+
+/* 1 when name ended (logged, naming its current unit), 0 when not. */
+static int check_current(PGconn *conn, const char *name, struct buf *err)
+{
+	const char *params[] = {name};
+	PGresult *res = pg_query(conn, ended_unit_sql, 1, params, err);
+	if (!res)
+		return -1;
+	int ended = PQntuples(res) > 0;
+	if (ended) {
+		struct buf b, c;
+		log_error(NULL, NULL,
+			  "unit '%s' ended on %s; by current unit it is '%s'",
+			  term_shown(&b, name), PQgetvalue(res, 0, 1),
+			  term_shown(&c, PQgetvalue(res, 0, 0)));
+		buf_release(&b);
+		buf_release(&c);
+	}
+	PQclear(res);
+	return ended;
+}
+
 /*
  * The known name a mistyped one probably meant: one within a typo or two,
  * else the first that it starts ("kh49" for "kh49-2021"); else NULL.
@@ -607,7 +641,9 @@ int score_check_names(PGconn *conn, const struct score_request *req)
 	     (profile = check_name(conn, known_profiles_sql, "profile",
 				   req->profile, &err)) < 0) ||
 	    (req->unit && (unit = check_name(conn, known_units_sql, "unit",
-					     req->unit, &err)) < 0)) {
+					     req->unit, &err)) < 0) ||
+	    (req->unit && !unit && req->current_units &&
+	     (unit = check_current(conn, req->unit, &err)) < 0)) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		buf_release(&err);
 		return -1;
@@ -627,7 +663,9 @@ int score_print(PGconn *conn, const struct score_request *req, FILE *out)
 	buf_init(&err, ERR_CAP);
 	PGresult *res = NULL;
 	if (score_utf8_session(conn, &err) == 0)
-		res = pg_query(conn, score_sql, 4, params, &err);
+		res = pg_query(conn,
+			       req->current_units ? score_current_sql : score_sql,
+			       4, params, &err);
 	if (!res) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		buf_release(&err);

@@ -12,6 +12,7 @@
 #include "buf.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 struct score_request {
@@ -19,6 +20,7 @@ struct score_request {
 	const char *period; /* 2021, 2021-Q1, 2021-03; NULL: the current year */
 	const char *unit;   /* NULL: every unit */
 	const char *format; /* table, csv, json */
+	bool current_units; /* --units current: mart.unit_kpi_current, scored */
 };
 
 /*
@@ -65,6 +67,8 @@ int score_print(PGconn *conn, const struct score_request *req, FILE *out);
  * first), unit and criterion.
  */
 extern const char score_sql[];
+/* The same rows by current unit (score --units current). */
+extern const char score_current_sql[];
 
 enum score_col {
 	C_UNIT,

@@ -4,9 +4,26 @@
 -- rules.sql), into mart.compliance_score and mart.compliance_total.  The
 -- metrics a criterion may name are rules.sql's (dw.metric_names).
 
+-- A criterion's points: max_points at or above the target, else value ×
+-- max_points / target (Decision 766), 2 decimals; NULL where the value is
+-- (the criterion does not apply).
+CREATE FUNCTION dw.criterion_points(p_value numeric, p_target numeric, p_max numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_value IS NULL THEN NULL
+                WHEN p_value >= p_target THEN round(p_max, 2)
+                ELSE round(p_value * p_max / p_target, 2) END
+$$;
+
+-- A profile's score: points / max_points × 100, 2 decimals; NULL where no
+-- criterion applies.
+CREATE FUNCTION dw.score_pct(p_points numeric, p_max numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_max > 0 THEN round(100 * p_points / p_max, 2) END
+$$;
+
 -- The compliance rows of the touched unit_kpi rows (pg_temp.touched_kpi,
--- a work table of merge.sql's): points = max_points at or above the target,
--- else value × max_points / target (Decision 766), 2 decimals; no points
+-- a work table of merge.sql's): points by dw.criterion_points; no points
 -- and no count where the value is NULL.  The totals are grouped in one pass.
 CREATE FUNCTION etl._build_compliance() RETURNS void
 LANGUAGE sql AS $$
@@ -17,9 +34,7 @@ LANGUAGE sql AS $$
     INSERT INTO mart.compliance_score
     SELECT k.unit_code, k.period_kind, k.period_start, p.profile, p.criterion,
            p.label, p.metric, v.value, p.target, p.max_points,
-           CASE WHEN v.value IS NULL THEN NULL
-                WHEN v.value >= p.target THEN round(p.max_points, 2)
-                ELSE round(v.value * p.max_points / p.target, 2) END,
+           dw.criterion_points(v.value, p.target, p.max_points),
            v.value >= p.target
     FROM pg_temp.touched_kpi t
     JOIN mart.unit_kpi k USING (unit_code, period_kind, period_start)
@@ -44,12 +59,51 @@ LANGUAGE sql AS $$
     SELECT c.unit_code, c.period_kind, c.period_start, c.profile,
            coalesce(sum(c.points), 0),
            coalesce(sum(c.max_points) FILTER (WHERE c.value IS NOT NULL), 0),
-           CASE WHEN coalesce(sum(c.max_points) FILTER (WHERE c.value IS NOT NULL), 0) > 0
-                THEN round(100 * coalesce(sum(c.points), 0)
-                           / sum(c.max_points) FILTER (WHERE c.value IS NOT NULL), 2) END,
+           dw.score_pct(coalesce(sum(c.points), 0),
+                        coalesce(sum(c.max_points) FILTER (WHERE c.value IS NOT NULL), 0)),
            count(*) FILTER (WHERE c.met)::int,
            count(*) FILTER (WHERE c.value IS NOT NULL)::int
     FROM pg_temp.touched_kpi t
     JOIN mart.compliance_score c USING (unit_code, period_kind, period_start)
     GROUP BY c.unit_code, c.period_kind, c.period_start, c.profile;
+$$;
+
+-- ------------------------------------------------------------ by current unit
+-- The scorecard of one period by current unit (rules.md, "By current
+-- unit"; score --units current): the criteria applied to the rows of
+-- mart.unit_kpi_current, read as asked (a period has a few thousand
+-- units at most), by the same rules as etl._build_compliance.  A metric
+-- is the column of its name.  PL/pgSQL: the view is marts.sql's, made
+-- after this file.
+CREATE FUNCTION dw.compliance_score_current(p_kind text, p_start date)
+RETURNS TABLE (unit_code text, period_kind text, period_start date, profile text,
+               criterion text, label text, metric text, value numeric, target numeric,
+               max_points numeric, points numeric, met boolean)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT k.unit_code, k.period_kind, k.period_start, p.profile, p.criterion,
+           p.label, p.metric, v.value, p.target, p.max_points,
+           dw.criterion_points(v.value, p.target, p.max_points), v.value >= p.target
+    FROM mart.unit_kpi_current k
+    CROSS JOIN dw.profile_criterion p
+    CROSS JOIN LATERAL (SELECT (to_jsonb(k) ->> p.metric)::numeric AS value) v
+    WHERE k.period_kind = p_kind AND k.period_start = p_start;
+END
+$$;
+
+CREATE FUNCTION dw.compliance_total_current(p_kind text, p_start date)
+RETURNS TABLE (unit_code text, period_kind text, period_start date, profile text,
+               points numeric, max_points numeric, score_pct numeric, criteria_met int,
+               criteria_applicable int)
+LANGUAGE sql STABLE AS $$
+    SELECT c.unit_code, c.period_kind, c.period_start, c.profile,
+           coalesce(sum(c.points), 0),
+           coalesce(sum(c.max_points) FILTER (WHERE c.value IS NOT NULL), 0),
+           dw.score_pct(coalesce(sum(c.points), 0),
+                        coalesce(sum(c.max_points) FILTER (WHERE c.value IS NOT NULL), 0)),
+           count(*) FILTER (WHERE c.met)::int,
+           count(*) FILTER (WHERE c.value IS NOT NULL)::int
+    FROM dw.compliance_score_current(p_kind, p_start) c
+    GROUP BY c.unit_code, c.period_kind, c.period_start, c.profile
 $$;

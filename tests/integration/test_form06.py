@@ -216,10 +216,11 @@ def test_form06_subtree_and_range(ctx):
         assert r.returncode == 2, (args, r.returncode, r.stderr)
 
 
-def test_form06_by_current_unit(ctx):
+def test_form06_and_score_by_current_unit(ctx):
     """--units current: a commune merged into another counts under it, as
     mart.form06_current sums it; the ended code is refused naming its
-    current unit; --subtree follows the current units."""
+    current unit; --subtree follows the current units.  score --units
+    current scores the merged rates, recomputed from summed counts."""
     conf = _demo(ctx)
     communes = ctx.rows("SELECT unit_code, parent_code FROM mart.unit"
                         " WHERE level = 'XA' ORDER BY unit_code")
@@ -265,3 +266,21 @@ def test_form06_by_current_unit(ctx):
         r = ok(ctx.etl(conf, "form06", "--period", QUARTER, "--units", "current",
                        "--unit", parent, "--subtree", "--format", "csv"), "--subtree")
         assert not by_field(r.stdout, ended), r.stdout
+
+    # score: the merged unit's rate is the rate of the summed counts
+    r = ok(ctx.etl(conf, "score", "--period", "2021", "--units", "current",
+                   "--format", "csv"), "score --units current")
+    rows = [x for x in csv.DictReader(io.StringIO(r.stdout))]
+    assert not [x for x in rows if x["unit_code"] == ended], r.stdout
+    got = {x["value"] for x in rows
+           if x["unit_code"] == kept and x["metric"] == "on_software_rate"}
+    want = ctx.rows("SELECT dw.pct(sum(on_software)::bigint, sum(received)::bigint)"
+                    " FROM mart.unit_kpi WHERE period_kind = 'year'"
+                    f" AND period_start = '2021-01-01' AND unit_code IN ('{ended}', '{kept}')")
+    assert got == {want[0][0]}, (got, want)
+    r = ctx.etl(conf, "score", "--period", "2021", "--units", "current", "--unit", ended)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"unit '{ended}' ended on 2021-11-01; by current unit it is '{kept}'" in r.stderr, \
+        r.stderr
+    ok(ctx.etl(conf, "score", "--period", "2021", "--units", "current", "--unit", kept),
+       "score --unit of a current unit")

@@ -4,7 +4,7 @@
 -- units of 1 July 2025.  The catalogue counts across the change (rules.md,
 -- "Catalogue counts across a reorganisation") at the end.
 \ir lib.sql
-SELECT plan(27);
+SELECT plan(30);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- The lineage as etl/pipeline.c stages it, applied; the answer of
@@ -175,6 +175,17 @@ SELECT results_eq($$
     $$VALUES ('2025-06', 0, 1), ('2025-07', 1, 1), ('2025-08', 1, 1), ('2025-09', 1, 2)$$,
     'form 06 by current unit: col 11 of a period is col 6 of the next, across the cut-over');
 
+SELECT results_eq($$
+    SELECT s.value, s.points, s.met, t.points, t.max_points, t.score_pct
+    FROM dw.compliance_score_current('month', '2025-06-01') s
+    JOIN dw.compliance_total_current('month', '2025-06-01') t USING (unit_code, profile)
+    WHERE unit_code = 'M' AND profile = 'qd766' AND criterion = '2.1'$$,
+    -- qd766 then: 2.1 ontime 50 of 100 -> 10 of 20; 3.1 pct_level3plus 100
+    -- (X1's level-4 procedure) -> 4 of 4; 3.3 online_rate 0 of 2 eligible
+    -- -> 0 of 8; 3.6 paid_online_rate NULL (no fee) does not apply: 14 of 32
+    $$VALUES (50.00::numeric, 10.00::numeric, false, 14.00::numeric, 32::numeric, 43.75::numeric)$$,
+    'scores by current unit: from the recomputed rate, by the rules of the scores');
+
 SELECT results_eq($$SELECT unit_name, parent_code::text, level FROM mart.unit WHERE unit_code = 'X3'$$,
     $$VALUES ('Đơn vị X3', 'H1', 'XA')$$,
     'a unit that ended keeps its name, parent and level as recorded');
@@ -220,5 +231,24 @@ SELECT is((SELECT count(*) FROM mart.unit WHERE current_code <> unit_code OR end
 SELECT is((SELECT count(*) FROM (SELECT * FROM mart.unit_kpi_current
                                  EXCEPT ALL SELECT * FROM mart.unit_kpi) d), 0::bigint,
           'without a lineage the roll-up is mart.unit_kpi itself: dw.kpi_rates are its rates');
+
+SELECT is((SELECT count(*) FROM (
+               (SELECT * FROM dw.compliance_score_current('month', '2025-06-01')
+                EXCEPT ALL SELECT * FROM mart.compliance_score
+                WHERE period_kind = 'month' AND period_start = '2025-06-01')
+               UNION ALL
+               (SELECT * FROM mart.compliance_score
+                WHERE period_kind = 'month' AND period_start = '2025-06-01'
+                EXCEPT ALL SELECT * FROM dw.compliance_score_current('month', '2025-06-01'))) d),
+          0::bigint, 'without a lineage the scores by current unit are the scores');
+SELECT is((SELECT count(*) FROM (
+               (SELECT * FROM dw.compliance_total_current('year', '2025-01-01')
+                EXCEPT ALL SELECT * FROM mart.compliance_total
+                WHERE period_kind = 'year' AND period_start = '2025-01-01')
+               UNION ALL
+               (SELECT * FROM mart.compliance_total
+                WHERE period_kind = 'year' AND period_start = '2025-01-01'
+                EXCEPT ALL SELECT * FROM dw.compliance_total_current('year', '2025-01-01'))) d),
+          0::bigint, 'and so are their totals');
 
 SELECT * FROM finish();
