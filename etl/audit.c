@@ -191,3 +191,12 @@ PGresult *audit_orphans(PGconn *conn, const char *source, struct buf *err)
 		" WHERE rows > 0 ORDER BY o",
 		1, params, err);
 }
+
+PGresult *audit_after_end(PGconn *conn, const char *source, struct buf *err)
+{
+	const char *params[] = { source };
+	return pg_query(conn,
+		"SELECT unit_code, ended_on, current_code, dossiers"
+		" FROM dw.recorded_after_end($1)",
+		1, params, err);
+}

@@ -88,6 +88,15 @@ bool audit_commit_went_through(PGconn *audit, long long run_id,
 PGresult *audit_orphans(PGconn *conn, const char *source, struct buf *err);
 
 /*
+ * Dossiers recorded under a unit code on or after the day the lineage
+ * says it ended (rules.md, "Units across reorganisations"), of source
+ * (NULL: every source): a result of (unit code, ended on, current unit,
+ * dossiers) per code that has any; NULL when the query failed (err says
+ * why).  The caller PQclear()s it.
+ */
+PGresult *audit_after_end(PGconn *conn, const char *source, struct buf *err);
+
+/*
  * Holding the writers' lock, any 'running' row belongs to a process that
  * died: mark it failed ('interrupted'), with a warning per run.
  */

@@ -1069,8 +1069,13 @@ static const struct status_column status_orphan_columns[] = {
 	{ "entity", false, false }, { "rows", true, false }, { "dossiers", true, false },
 };
 
+static const struct status_column status_after_end_columns[] = {
+	{ "unit", false, true }, { "ended on", false, false },
+	{ "current unit", false, true }, { "dossiers", true, false },
+};
+
 static void print_status(PGresult *runs, PGresult *problems, PGresult *entities,
-			 PGresult *marks, PGresult *orphans)
+			 PGresult *marks, PGresult *orphans, PGresult *after_end)
 {
 	if (PQntuples(runs) == 0) {
 		printf("No runs yet.\n");
@@ -1096,6 +1101,11 @@ static void print_status(PGresult *runs, PGresult *problems, PGresult *entities,
 		printf("\nWaiting for a dossier not loaded yet (orphans): rows, and the dossiers"
 		       " they wait for\n");
 		print_table(orphans, status_orphan_columns, "  ");
+	}
+	if (PQntuples(after_end)) {
+		printf("\nRecorded under a unit code on or after the day it ended (the source"
+		       " still uses it)\n");
+		print_table(after_end, status_after_end_columns, "  ");
 	}
 	if (PQntuples(marks)) {
 		printf("\nWatermarks: the latest CapNhatLuc loaded (the source's clock, local time)\n");
@@ -1134,18 +1144,20 @@ static int cmd_status(struct globals *g, int argc, char **argv)
 	PGresult *entities = problems ? pg_query(conn, STATUS_ENTITIES, 0, NULL, &err) : NULL;
 	PGresult *marks = entities ? pg_query(conn, STATUS_MARKS, 0, NULL, &err) : NULL;
 	PGresult *orphans = marks ? audit_orphans(conn, NULL, &err) : NULL;
+	PGresult *after_end = orphans ? audit_after_end(conn, NULL, &err) : NULL;
 	int rc = 0;
-	if (!orphans) {
+	if (!after_end) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		rc = EXIT_WAREHOUSE;
 	} else {
-		print_status(runs, problems, entities, marks, orphans);
+		print_status(runs, problems, entities, marks, orphans, after_end);
 	}
 	PQclear(runs);
 	PQclear(problems);
 	PQclear(entities);
 	PQclear(marks);
 	PQclear(orphans);
+	PQclear(after_end);
 	buf_release(&err);
 	pg_close(conn);
 	return rc;

@@ -805,6 +805,30 @@ static void log_orphans(PGconn *conn, const struct source_cfg *src)
 	buf_release(&err);
 }
 
+/*
+ * A source that still records dossiers under a unit code that ended is
+ * loaded as sent (rules.md, "Units across reorganisations"), but its
+ * operator should hear of it: per code, after the commit, the source's
+ * dossiers recorded under it on or after the day it ended.
+ */
+static void log_after_end(PGconn *conn, const struct source_cfg *src)
+{
+	struct buf err;
+	buf_init(&err, ERR_CAP);
+	PGresult *res = audit_after_end(conn, src->name, &err);
+	if (!res)
+		log_debug(src->name, NULL, "cannot count dossiers of ended units: %s",
+			  buf_str(&err));
+	for (int i = 0; res && i < PQntuples(res); i++)
+		log_warn(src->name, "hoso",
+			 "%s dossiers recorded under unit '%s' on or after %s, when it had ended"
+			 " (its current unit is '%s')",
+			 PQgetvalue(res, i, 3), PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			 PQgetvalue(res, i, 2));
+	PQclear(res);
+	buf_release(&err);
+}
+
 static int extract_all(const struct app *app, const struct source_cfg *src,
 		       const struct run_request *req, long long run_id,
 		       PGconn *conn, PGconn *audit, struct entity_counts *counts,
@@ -898,6 +922,7 @@ int pipeline_run_source(struct app *app, const struct source_cfg *src,
 		goto out;
 	log_counts(src, counts);
 	log_orphans(conn, src);
+	log_after_end(conn, src);
 	rc = 0;
 out:
 	if (rc < 0) {

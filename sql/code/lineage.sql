@@ -9,6 +9,8 @@
 --     reorganisation (dw.catalogue_counts, which kpi.sql's procedures_*
 --     read): an ended unit counts none, a successor's catalogue begins
 --     when it was published;
+--   * dossiers recorded under a code on or after its end: counted as
+--     recorded, and reported per code (dw.recorded_after_end);
 --   * the file's hash, and what a change of it re-derives
 --     (etl.apply_lineage: the catalogue counts and scores of the units its
 --     changed rows name, etl._relineage_kpi).
@@ -261,11 +263,31 @@ BEGIN
 END
 $$;
 
+-- Dossiers recorded under a code on or after the day it ended: loaded and
+-- counted as recorded (rules.md), but the source still uses a code that
+-- no longer exists, and the run's log and status say so, per code.  Of
+-- the dossiers whose current version came from p_source (NULL: every
+-- source).  Without a lineage, nothing to join: no cost.
+CREATE FUNCTION dw.recorded_after_end(p_source text)
+RETURNS TABLE (unit_code text, ended_on date, current_code text, dossiers bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT l.from_code, l.effective, l.current_code, count(*)
+    FROM dw.unit_lineage l
+    JOIN dw.dossier d
+      ON d.unit_code = l.from_code
+     AND d.received_at >= (l.effective::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')
+    WHERE p_source IS NULL OR d.source = p_source
+    GROUP BY l.from_code, l.effective, l.current_code
+    ORDER BY l.from_code
+$$;
+
 COMMENT ON FUNCTION etl.create_lineage_staging() IS
     'creates temp table stg_lineage(from_code, to_code, effective, basis, line), ON COMMIT DROP';
 COMMENT ON FUNCTION etl.apply_lineage() IS
     'applies the staged lineage file when its hash changed (dw.unit_lineage, dw.lineage_state); true when it changed';
 COMMENT ON FUNCTION dw.catalogue_counts(text, timestamptz) IS
     'procedures_total and its levels of a unit at p_cut (just after the end of a period), across reorganisations';
+COMMENT ON FUNCTION dw.recorded_after_end(text) IS
+    'per unit code that ended: the dossiers of a source (NULL: all) recorded under it on or after the day it ended';
 COMMENT ON FUNCTION dw.current_unit(text) IS
     'the current unit of a unit code: the end of its lineage chain, else the code itself';

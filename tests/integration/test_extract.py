@@ -96,7 +96,8 @@ def error_of_run(ctx):
 
 
 # What the rules (calendar, profiles) fill in before any source is read.
-RULE_TABLES = ("dw.calendar", "dw.profile_criterion", "dw.state")
+RULE_TABLES = ("dw.calendar", "dw.profile_criterion", "dw.state", "dw.unit_lineage",
+               "dw.lineage_state")
 
 
 def dw_row_count(ctx):

@@ -284,3 +284,12 @@ def test_form06_and_score_by_current_unit(ctx):
         r.stderr
     ok(ctx.etl(conf, "score", "--period", "2021", "--units", "current", "--unit", kept),
        "score --unit of a current unit")
+    # the source recorded dossiers under the ended code after its end: status
+    # names the code, the day and its current unit, with their number
+    late = ctx.rows(f"SELECT count(*) FROM dw.dossier WHERE unit_code = '{ended}'"
+                    " AND received_at >= '2021-11-01 00:00+07'")[0][0]
+    assert int(late) > 0, late
+    r = ok(ctx.etl(conf, "status"), "status")
+    assert "Recorded under a unit code on or after the day it ended" in r.stdout, r.stdout
+    line = [x for x in r.stdout.splitlines() if x.strip().startswith(ended)]
+    assert line and line[0].split() == [ended, "2021-11-01", kept, late], (line, r.stdout)

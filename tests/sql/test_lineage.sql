@@ -4,7 +4,7 @@
 -- units of 1 July 2025.  The catalogue counts across the change (rules.md,
 -- "Catalogue counts across a reorganisation") at the end.
 \ir lib.sql
-SELECT plan(30);
+SELECT plan(32);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- The lineage as etl/pipeline.c stages it, applied; the answer of
@@ -55,7 +55,13 @@ INSERT INTO stg_hoso (row_number, ma_ho_so, unit_code, procedure_code, channel, 
     (5, 'X2B', 'X2', 'ZZ', 1, 10, pg_temp.lt('2025-06-02 09:00'), pg_temp.lt('2025-06-09 17:00'),
      pg_temp.lt('2025-06-12 10:00'), false, pg_temp.lt('2025-06-12 10:00')),
     (6, 'X2C', 'X2', 'ZZ', 1, 10, pg_temp.lt('2025-06-02 09:00'), pg_temp.lt('2025-06-09 17:00'),
-     pg_temp.lt('2025-06-13 10:00'), false, pg_temp.lt('2025-06-13 10:00'));
+     pg_temp.lt('2025-06-13 10:00'), false, pg_temp.lt('2025-06-13 10:00')),
+    -- the source still uses X1 after it ended: 30 June 23:59 local is
+    -- before, 2 July after
+    (7, 'EVE', 'X1', 'P1', 1, 4, '2025-06-30 16:59+00', pg_temp.lt('2025-07-07 17:00'),
+     NULL, false, pg_temp.lt('2025-06-30 23:59')),
+    (8, 'LATE', 'X1', 'P1', 1, 4, pg_temp.lt('2025-07-02 09:00'), pg_temp.lt('2025-07-09 17:00'),
+     NULL, false, pg_temp.lt('2025-07-02 09:00'));
 SELECT count(*) FROM etl.merge_staging(1, 'src', 1, 1);
 SELECT etl.derive('2025-12-15 00:00+07');
 COMMIT;
@@ -158,8 +164,8 @@ SELECT results_eq($$
            procedures_total, pct_level3plus
     FROM mart.unit_kpi_current
     WHERE unit_code = 'M' AND period_kind = 'month' ORDER BY period_start$$,
-    $$VALUES ('Đơn vị M', 5::bigint, 4::bigint, 1::bigint, 1::bigint, 2::bigint, 1::bigint, 100.00::numeric),
-             ('Đơn vị M', 0, 0, 0, 0, 0, 1, 100.00),
+    $$VALUES ('Đơn vị M', 6::bigint, 4::bigint, 1::bigint, 1::bigint, 2::bigint, 1::bigint, 100.00::numeric),
+             ('Đơn vị M', 1, 0, 0, 0, 0, 1, 100.00),
              ('Đơn vị M', 0, 0, 0, 0, 0, 2, 50.00),
              ('Đơn vị M', 1, 0, 0, 0, 0, 2, 50.00)$$,
     'the current unit''s months hold its predecessors'' months before the cut-over');
@@ -172,7 +178,7 @@ SELECT is((SELECT count(*) FROM mart.form06_current
 SELECT results_eq($$
     SELECT period_label, carried_over, pending_total FROM mart.form06_current
     WHERE unit_code = 'M' AND period_kind = 'report_month' ORDER BY first_day$$,
-    $$VALUES ('2025-06', 0, 1), ('2025-07', 1, 1), ('2025-08', 1, 1), ('2025-09', 1, 2)$$,
+    $$VALUES ('2025-06', 0, 1), ('2025-07', 1, 3), ('2025-08', 3, 3), ('2025-09', 3, 4)$$,
     'form 06 by current unit: col 11 of a period is col 6 of the next, across the cut-over');
 
 SELECT results_eq($$
@@ -185,6 +191,12 @@ SELECT results_eq($$
     -- -> 0 of 8; 3.6 paid_online_rate NULL (no fee) does not apply: 14 of 32
     $$VALUES (50.00::numeric, 10.00::numeric, false, 14.00::numeric, 32::numeric, 43.75::numeric)$$,
     'scores by current unit: from the recomputed rate, by the rules of the scores');
+
+SELECT results_eq($$SELECT * FROM dw.recorded_after_end(NULL)$$,
+    $$VALUES ('X1', date '2025-07-01', 'M', 1::bigint)$$,
+    'a dossier recorded under a code after it ended is named per code, local dates compared');
+SELECT is((SELECT count(*) FROM dw.recorded_after_end('elsewhere')), 0::bigint,
+          'of one source');
 
 SELECT results_eq($$SELECT unit_name, parent_code::text, level FROM mart.unit WHERE unit_code = 'X3'$$,
     $$VALUES ('Đơn vị X3', 'H1', 'XA')$$,
