@@ -9,7 +9,7 @@
  * comments, blanks around a field are dropped:
  *
  *	from_code,to_code,effective,basis
- *	H60.05,H60.01,2025-07-01,Nghị quyết 1668/NQ-UBTVQH15
+ *	000.05.32.H53,000.01.32.H53,2025-07-01,Nghị quyết …/NQ-UBTVQH15
  *
  * from_code is not used from effective (yyyy-MM-dd, the first day
  * without it); to_code took over its pending dossiers (one code, for a
