@@ -70,8 +70,8 @@ static void parse_comment(struct cal_loader *ld, unsigned long line,
 		return;
 	p += 7;
 	p += strspn(p, " \t");
-	if (!rulefile_digits(p, 4) || p[4] != '-' || !rulefile_digits(p + 5, 4) ||
-	    p[9 + strspn(p + 9, " \t")] != '\0') {
+	if (!rulefile_digits(p, 4) || p[4] != '-' ||
+	    !rulefile_digits(p + 5, 4) || p[9 + strspn(p + 9, " \t")] != '\0') {
 		rulefile_error(
 		    &ld->rf, line,
 		    "bad covers line '%s', expected '# covers: YYYY-YYYY'",

@@ -234,7 +234,8 @@ enum {
 	"WITH RECURSIVE units (unit_code, parent_code) AS ("                   \
 	" SELECT u.unit_code, CASE WHEN $5::boolean"                           \
 	" THEN coalesce(p.current_code, u.parent_code) ELSE u.parent_code END" \
-	" FROM mart.unit u LEFT JOIN mart.unit p ON p.unit_code = u.parent_code" \
+	" FROM mart.unit u"                                                    \
+	" LEFT JOIN mart.unit p ON p.unit_code = u.parent_code"                \
 	" WHERE NOT $5::boolean OR u.current_code = u.unit_code"               \
 	"), tree (unit_code, shown) AS ("                                      \
 	" SELECT unit_code, unit_code FROM units WHERE unit_code = $3"         \
@@ -281,7 +282,8 @@ static const char heading_sql[] =
     " EXISTS (SELECT FROM mart.unit WHERE unit_code = $1),"
     " (SELECT current_code FROM mart.unit"
     "  WHERE unit_code = $1 AND current_code <> unit_code),"
-    " (SELECT to_char(ended_on, 'YYYY-MM-DD') FROM mart.unit WHERE unit_code = $1)";
+    " (SELECT to_char(ended_on, 'YYYY-MM-DD') FROM mart.unit"
+    "  WHERE unit_code = $1)";
 
 static PGresult *query(PGconn *conn, const char *sql, int n,
 		       const char *const *params)
@@ -321,11 +323,12 @@ static int read_heading(PGconn *conn, const struct form06_request *req,
 		rc = 1;
 	} else if (req->unit && req->current_units && !PQgetisnull(res, 0, 5)) {
 		struct buf b, c;
-		log_error(NULL, NULL,
-			  "form06: unit '%s' ended on %s; by current unit it is "
-			  "'%s'",
-			  term_shown(&b, req->unit), PQgetvalue(res, 0, 6),
-			  term_shown(&c, PQgetvalue(res, 0, 5)));
+		log_error(
+		    NULL, NULL,
+		    "form06: unit '%s' ended on %s; by current unit it is "
+		    "'%s'",
+		    term_shown(&b, req->unit), PQgetvalue(res, 0, 6),
+		    term_shown(&c, PQgetvalue(res, 0, 5)));
 		buf_release(&b);
 		buf_release(&c);
 		rc = 1;
@@ -595,8 +598,9 @@ void form06_print_csv(const struct form06_report *rep, FILE *out)
 		for (size_t i = 0; i < ARRAY_SIZE(text); i++)
 			term_csv_put(out, text[i], true, false);
 		for (int c = 0; c < FORM06_NCOLS; c++)
-			term_csv_put(out, PQgetvalue(rep->rows, r, R_COUNTS + c),
-				 false, c + 1 == FORM06_NCOLS);
+			term_csv_put(out,
+				     PQgetvalue(rep->rows, r, R_COUNTS + c),
+				     false, c + 1 == FORM06_NCOLS);
 	}
 }
 

@@ -19,9 +19,8 @@
 #include "util.h"
 
 #define LIN_FIELDS 4
-static const char *const column_names[LIN_FIELDS] = {
-    "from_code", "to_code", "effective", "basis",
-};
+static const char *const column_names[LIN_FIELDS] = {"from_code", "to_code",
+						     "effective", "basis"};
 
 struct lineage {
 	struct lineage_row *rows; /* file order */
@@ -45,10 +44,11 @@ static void parse_header(struct lin_loader *ld, unsigned long line,
 		ok = strcmp(rulefile_trim(field[i]), column_names[i]) == 0;
 	ld->seen_header = true;
 	if (!ok)
-		rulefile_error(&ld->rf, line,
-			       "expected the header "
-			       "'from_code,to_code,effective,basis', found '%s'",
-			       text);
+		rulefile_error(
+		    &ld->rf, line,
+		    "expected the header "
+		    "'from_code,to_code,effective,basis', found '%s'",
+		    text);
 }
 
 /* A code is text without control characters; the source's codes are. */
@@ -83,7 +83,8 @@ static void add_row(struct lineage *lin, unsigned long line, char **value,
 
 	if (lin->nr == lin->alloc) {
 		lin->alloc = lin->alloc ? 2 * lin->alloc : 64;
-		lin->rows = xrealloc(lin->rows, lin->alloc * sizeof(*lin->rows));
+		lin->rows =
+		    xrealloc(lin->rows, lin->alloc * sizeof(*lin->rows));
 	}
 	row = &lin->rows[lin->nr++];
 	row->from_code = xstrdup(value[0]);
@@ -180,11 +181,11 @@ static void build_index(struct lin_loader *ld)
 
 		if (kept &&
 		    !strcmp(row->from_code, lin->index[kept - 1]->from_code)) {
-			rulefile_error(&ld->rf, row->line,
-				       "from_code '%s' is given twice (first on "
-				       "line %lu): a code has one successor",
-				       row->from_code,
-				       lin->index[kept - 1]->line);
+			rulefile_error(
+			    &ld->rf, row->line,
+			    "from_code '%s' is given twice (first on "
+			    "line %lu): a code has one successor",
+			    row->from_code, lin->index[kept - 1]->line);
 			continue;
 		}
 		lin->index[kept++] = row;
@@ -258,7 +259,7 @@ static void report_cycle(struct lin_loader *ld, const long *path, size_t first,
 static void check_cycles(struct lin_loader *ld)
 {
 	const struct lineage *lin = ld->lin;
-	enum { UNSEEN, ON_PATH, DONE } *state;
+	enum { UNSEEN, ON_PATH, DONE } * state;
 	long *path;
 
 	if (!lin->nindex)
@@ -300,8 +301,9 @@ struct lineage *lineage_load(const char *path, struct buf *err)
 		return NULL;
 	}
 	if (!ld.seen_header)
-		rulefile_error(&ld.rf, 0, "no header "
-				       "'from_code,to_code,effective,basis'");
+		rulefile_error(&ld.rf, 0,
+			       "no header "
+			       "'from_code,to_code,effective,basis'");
 	build_index(&ld);
 	check_cycles(&ld);
 	if (ld.rf.errors) {

@@ -174,20 +174,21 @@ static void print_label(FILE *out, const char *raw, int width)
 /* ---- the scorecard query, shared with the page (page.c) ---- */
 
 #define SCORE_SQL(totals, scores)                                              \
-	"SELECT t.unit_code, coalesce(u.unit_name, ''), t.profile, s.criterion,"   \
-	" s.label, s.metric, coalesce(s.value::text, ''), s.target::text,"         \
-	" CASE s.met WHEN true THEN 'yes' WHEN false THEN 'no' ELSE 'n/a' END,"    \
-	" coalesce(s.points::text, ''), s.max_points::text, t.points::text,"       \
-	" t.max_points::text, coalesce(t.score_pct::text, ''),"                    \
-	" t.criteria_met, t.criteria_applicable"                                   \
-	" FROM " totals " t"                                                       \
-	" JOIN " scores " s"                                                       \
-	" USING (unit_code, period_kind, period_start, profile)"                   \
-	" LEFT JOIN mart.unit u USING (unit_code)"                                 \
-	" WHERE t.period_kind = $1 AND t.period_start = $2::date"                  \
-	" AND ($3::text IS NULL OR t.profile = $3)"                                \
-	" AND ($4::text IS NULL OR t.unit_code = $4)"                              \
-	" ORDER BY t.profile, t.score_pct DESC NULLS LAST, t.unit_code,"           \
+	"SELECT t.unit_code, coalesce(u.unit_name, ''), t.profile,"            \
+	" s.criterion, s.label, s.metric, coalesce(s.value::text, ''),"        \
+	" s.target::text, CASE s.met WHEN true THEN 'yes'"                     \
+	" WHEN false THEN 'no' ELSE 'n/a' END,"                                \
+	" coalesce(s.points::text, ''), s.max_points::text, t.points::text,"   \
+	" t.max_points::text, coalesce(t.score_pct::text, ''),"                \
+	" t.criteria_met, t.criteria_applicable"                               \
+	" FROM " totals " t"                                                   \
+	" JOIN " scores " s"                                                   \
+	" USING (unit_code, period_kind, period_start, profile)"               \
+	" LEFT JOIN mart.unit u USING (unit_code)"                             \
+	" WHERE t.period_kind = $1 AND t.period_start = $2::date"              \
+	" AND ($3::text IS NULL OR t.profile = $3)"                            \
+	" AND ($4::text IS NULL OR t.unit_code = $4)"                          \
+	" ORDER BY t.profile, t.score_pct DESC NULLS LAST, t.unit_code,"       \
 	" s.criterion"
 
 const char score_sql[] =
@@ -662,10 +663,9 @@ int score_print(PGconn *conn, const struct score_request *req, FILE *out)
 	struct buf err;
 	buf_init(&err, ERR_CAP);
 	PGresult *res = NULL;
+	const char *sql = req->current_units ? score_current_sql : score_sql;
 	if (score_utf8_session(conn, &err) == 0)
-		res = pg_query(conn,
-			       req->current_units ? score_current_sql : score_sql,
-			       4, params, &err);
+		res = pg_query(conn, sql, 4, params, &err);
 	if (!res) {
 		log_error(NULL, NULL, "%s", buf_str(&err));
 		buf_release(&err);

@@ -66,16 +66,16 @@ static void test_no_file_is_empty(void)
 /* a merger, a chain whose later link is dated earlier, a dissolution */
 static void test_chains(void)
 {
-	struct lineage *lin = load_expect(
-	    "\xEF\xBB\xBF# Sóc Trăng, 2025\n"
-	    " from_code , to_code,effective,basis\r\n"
-	    "\n"
-	    "A, B ,2025-07-01,\"NQ 1668, 2025\"\n"
-	    "B,C,2020-01-01,\n"
-	    "# a comment between rows\n"
-	    "X,B,2025-07-01,NQ 1668\n"
-	    "D,P,2025-07-01,giải thể\n",
-	    "");
+	struct lineage *lin =
+	    load_expect("\xEF\xBB\xBF# Sóc Trăng, 2025\n"
+			" from_code , to_code,effective,basis\r\n"
+			"\n"
+			"A, B ,2025-07-01,\"NQ 1668, 2025\"\n"
+			"B,C,2020-01-01,\n"
+			"# a comment between rows\n"
+			"X,B,2025-07-01,NQ 1668\n"
+			"D,P,2025-07-01,giải thể\n",
+			"");
 	const struct lineage_row *row;
 
 	if (!lin)
@@ -100,37 +100,37 @@ static void test_chains(void)
 
 static void test_hostile_file(void)
 {
-	load_expect(HEADER
-		    "A,B,2025-07-01,\n"	      /* 2 */
-		    "A,C,2025-07-01,\n"	      /* 3: duplicate of 2 */
-		    "E,E,2025-07-01,\n"	      /* 4 */
-		    "F,G,2025-02-30,\n"	      /* 5 */
-		    "F2,G,1/7/2025,\n"	      /* 6 */
-		    ",G,2025-07-01,\n"	      /* 7 */
-		    "H,\x01,2025-07-01,\n"    /* 8 */
-		    "I,J,2025-07-01\n"	      /* 9 */
-		    "K,\"L,2025-07-01,\n"     /* 10 */
-		    "C1,C2,2025-07-01,\n"     /* 11: C1 -> C2 -> C3 -> C1 */
-		    "C3,C1,2025-07-01,\n"     /* 12 */
-		    "C2,C3,2025-07-01,\n"     /* 13 */
-		    "B,A,2025-07-01,\n"	      /* 14: A -> B -> A */
-		    "M,\xC3,2025-07-01,\n",   /* 15 */
-		    "P:4: 'E' is its own to_code (a unit renamed gets a new "
-		    "code; one that did not needs no row)\n"
-		    "P:5: bad effective date '2025-02-30', expected "
-		    "yyyy-MM-dd\n"
-		    "P:6: bad effective date '1/7/2025', expected yyyy-MM-dd\n"
-		    "P:7: from_code is empty\n"
-		    "P:8: to_code holds a control character\n"
-		    "P:9: expected 4 fields (from_code,to_code,effective,basis), "
-		    "found 3\n"
-		    "P:10: unterminated or misplaced quote\n"
-		    "P:15: to_code is not UTF-8\n"
-		    "P:3: from_code 'A' is given twice (first on line 2): a "
-		    "code has one successor\n"
-		    "P:2: a cycle: 'A' -> 'B' -> 'A' (lines 2, 14)\n"
-		    "P:11: a cycle: 'C1' -> 'C2' -> 'C3' -> 'C1' (lines 11, "
-		    "12, 13)\n");
+	load_expect(
+	    HEADER "A,B,2025-07-01,\n"	   /* 2 */
+		   "A,C,2025-07-01,\n"	   /* 3: duplicate of 2 */
+		   "E,E,2025-07-01,\n"	   /* 4 */
+		   "F,G,2025-02-30,\n"	   /* 5 */
+		   "F2,G,1/7/2025,\n"	   /* 6 */
+		   ",G,2025-07-01,\n"	   /* 7 */
+		   "H,\x01,2025-07-01,\n"  /* 8 */
+		   "I,J,2025-07-01\n"	   /* 9 */
+		   "K,\"L,2025-07-01,\n"   /* 10 */
+		   "C1,C2,2025-07-01,\n"   /* 11: C1 -> C2 -> C3 -> C1 */
+		   "C3,C1,2025-07-01,\n"   /* 12 */
+		   "C2,C3,2025-07-01,\n"   /* 13 */
+		   "B,A,2025-07-01,\n"	   /* 14: A -> B -> A */
+		   "M,\xC3,2025-07-01,\n", /* 15 */
+	    "P:4: 'E' is its own to_code (a unit renamed gets a new "
+	    "code; one that did not needs no row)\n"
+	    "P:5: bad effective date '2025-02-30', expected "
+	    "yyyy-MM-dd\n"
+	    "P:6: bad effective date '1/7/2025', expected yyyy-MM-dd\n"
+	    "P:7: from_code is empty\n"
+	    "P:8: to_code holds a control character\n"
+	    "P:9: expected 4 fields (from_code,to_code,effective,basis), "
+	    "found 3\n"
+	    "P:10: unterminated or misplaced quote\n"
+	    "P:15: to_code is not UTF-8\n"
+	    "P:3: from_code 'A' is given twice (first on line 2): a "
+	    "code has one successor\n"
+	    "P:2: a cycle: 'A' -> 'B' -> 'A' (lines 2, 14)\n"
+	    "P:11: a cycle: 'C1' -> 'C2' -> 'C3' -> 'C1' (lines 11, "
+	    "12, 13)\n");
 }
 
 static void test_header(void)
