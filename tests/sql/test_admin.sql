@@ -89,7 +89,8 @@ SELECT is_empty($$
       AND obj_description(c.oid, 'pg_class') IS NULL$$,
     'every mart relation has a comment');
 SELECT is(string_agg(relname, ',' ORDER BY relname),
-          'compliance_score,compliance_total,dossier,form06,freshness,step_delay,unit,unit_kpi',
+          'compliance_score,compliance_total,dossier,form06,form06_current,freshness,step_delay,unit,'
+          'unit_kpi,unit_kpi_current',
           'mart relations')
 FROM pg_class WHERE relnamespace = 'mart'::regnamespace AND relkind IN ('r', 'v');
 SELECT is(string_agg(attname, ',' ORDER BY attnum),
