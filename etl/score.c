@@ -381,11 +381,13 @@ static void print_criteria(PGresult *res, const struct score_unit *unit,
 }
 
 static const char *const qd766_notes[] = {
-    "QĐ 766 (100 điểm): dữ liệu một cửa cho tiến độ 20, trực tuyến toàn trình 12,"
+    "QĐ 766 (100 điểm): dữ liệu một cửa cho tiến độ 20, trực tuyến toàn trình "
+    "12,"
     " thanh toán 10;",
     "  không cho công khai, minh bạch 18, số hóa hồ sơ 22, mức độ hài lòng 18"
     " (58 điểm).",
-    "Decision 766 (100 points): one-stop data feeds progress 20, end-to-end online 12,"
+    "Decision 766 (100 points): one-stop data feeds progress 20, end-to-end "
+    "online 12,"
     " payment 10;",
     "  not transparency 18, digitisation 22, satisfaction 18 (58 points): other"
     " systems hold them.",
