@@ -302,7 +302,15 @@ static int page_start(struct html *h)
 
 /* ---- the on-time trend ---- */
 
-enum trend_col { T_MONTH, T_UNITS, T_RESOLVED, T_ONTIME, T_LEGAL, T_MASKED };
+enum trend_col {
+	T_MONTH,
+	T_UNITS,
+	T_RESOLVED,
+	T_ONTIME,
+	T_LEGAL,
+	T_MASKED,
+	T_PROGRESS
+};
 
 /*
  * Province-level rates from the counts summed over the units in scope
@@ -321,7 +329,9 @@ static const char trend_sql[] =
     " round(100.0 * sum(k.resolved - k.resolved_late_legal"
     "                   - k.resolved_unknown_legal)"
     "       / nullif(sum(k.resolved - k.resolved_unknown_legal), 0), 2),"
-    " coalesce(sum(k.masked_late), 0)"
+    " coalesce(sum(k.masked_late), 0),"
+    " round(100.0 * sum(k.progress_in_time)"
+    "       / nullif(sum(k.progress_total), 0), 2)"
     " FROM p LEFT JOIN mart.unit_kpi k"
     " ON k.period_kind = p.kind AND k.period_start = p.start"
     " AND ($4::text IS NULL OR k.unit_code = $4)"
@@ -398,8 +408,8 @@ static int rate_floor(PGresult *res, int months)
 {
 	double low = 100;
 	for (int i = 0; i < months; i++)
-		for (int c = T_ONTIME; c <= T_LEGAL; c++)
-			if (*PQgetvalue(res, i, c) &&
+		for (int c = T_ONTIME; c <= T_PROGRESS; c++)
+			if (c != T_MASKED && *PQgetvalue(res, i, c) &&
 			    strtod(PQgetvalue(res, i, c), NULL) < low)
 				low = strtod(PQgetvalue(res, i, c), NULL);
 	int f = (int)floor((low - 5) / 10) * 10;
@@ -470,9 +480,9 @@ static void rate_line(FILE *out, PGresult *res, int months, int col,
 		if (!*v)
 			continue;
 		double x = chart_x(i, months), y = chart_y(v, floor_pct);
-		/* declared above its point, legal below: legal is the lower one
-		 * when they differ */
-		double label_y = col == T_ONTIME ? y - 9 : y + 18;
+		/* declared and progress above their points, legal below: legal
+		 * is the lowest when they differ */
+		double label_y = col == T_LEGAL ? y + 18 : y - 9;
 		char attrs[96];
 		snprintf(attrs, sizeof(attrs),
 			 " class=\"v%s\" x=\"%.1f\" y=\"%.1f\" "
@@ -539,6 +549,8 @@ static void trend_chart(FILE *out, PGresult *res, int months)
 	rate_line(out, res, months, T_ONTIME, floor_pct, "decl", "ontime_rate");
 	rate_line(out, res, months, T_LEGAL, floor_pct, "legal",
 		  "ontime_rate_legal");
+	rate_line(out, res, months, T_PROGRESS, floor_pct, "progress",
+		  "progress_rate");
 	masked_bars(out, res, months);
 	fputs("</svg>\n", out);
 }
@@ -594,6 +606,9 @@ static void trend_table(FILE *out, PGresult *res, int months, bool whole)
 		  "Đúng hạn theo ngày hẹn (%)", "on time, declared");
 	trend_row(out, res, columns, T_LEGAL, "ontime_rate_legal",
 		  "Đúng hạn theo luật định (%)", "on time, legal");
+	trend_row(out, res, columns, T_PROGRESS, "progress_rate",
+		  "Tiến độ giải quyết (%)",
+		  "progress (Decision 766), in time at the end");
 	trend_row(out, res, columns, T_MASKED, "masked_late", "Trễ hạn bị che",
 		  "masked late");
 	fputs("</tbody></table>\n", out);
@@ -606,7 +621,9 @@ static void section_trend(struct html *h)
 		"On-time processing by month, against the appointment the "
 		"software shows"
 		" (declared) and against the legal due date counted in working "
-		"days (legal);"
+		"days (legal); beside them Decision 766's progress (Tiến độ "
+		"giải quyết): dossiers received in the month, in time as they "
+		"stood at its end, resolved or pending;"
 		" all units in scope, rates computed from the summed counts");
 	bool any = false;
 	for (int i = 0; i < h->months; i++)
@@ -621,6 +638,9 @@ static void section_trend(struct html *h)
 	       "on time against the appointment");
 	swatch(out, "legal", true, "Đúng hạn theo thời hạn luật định",
 	       "on time against the legal due date");
+	swatch(out, "progress", true, "Tiến độ giải quyết",
+	       "progress (Decision 766): received in the month, in time at its "
+	       "end");
 	swatch(out, "masked", false, "Trễ hạn bị che", "masked late");
 	fputs("</div>\n", out);
 	trend_chart(out, h->trend, h->months);
@@ -773,6 +793,15 @@ static void score_profile(FILE *out, PGresult *res, int first, int end,
 	for (int i = 0; i < n; i++)
 		unit_row(out, res, &units[i], crit, cfirst, cend);
 	fputs("</tbody></table>\n", out);
+	const char *const *note = score_profile_notes(profile);
+	if (note) {
+		fputs("<p class=\"note\">", out);
+		for (; *note; note++) {
+			html_text(out, *note);
+			fputs(note[1] ? "<br>" : "", out);
+		}
+		fputs("</p>\n", out);
+	}
 	free(units);
 }
 

@@ -37,7 +37,8 @@ static const char *const column_names[NCOLUMNS] = {
 static const char *const metric_names[] = {
     "online_rate",	"ontime_rate",	    "ontime_rate_legal",
     "on_software_rate", "paid_online_rate", "pct_level2plus",
-    "pct_level3plus",	"pct_level4",
+    "pct_level3plus",	"pct_level4",	    "progress_rate",
+    "online_full_rate",
 };
 
 struct profiles {

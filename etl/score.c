@@ -389,6 +389,35 @@ static void print_criteria(PGresult *res, const struct score_unit *unit,
 	}
 }
 
+static const char *const qd766_notes[] = {
+    "QĐ 766 (100 điểm): dữ liệu một cửa cho tiến độ 20, trực tuyến toàn trình "
+    "12,"
+    " thanh toán 10;",
+    "  không cho công khai, minh bạch 18, số hóa hồ sơ 22, mức độ hài lòng 18"
+    " (58 điểm).",
+    "Decision 766 (100 points): one-stop data feeds progress 20, end-to-end "
+    "online 12,"
+    " payment 10;",
+    "  not transparency 18, digitisation 22, satisfaction 18 (58 points): other"
+    " systems hold them.",
+    NULL,
+};
+
+const char *const *score_profile_notes(const char *profile)
+{
+	return strcmp(profile, "qd766") == 0 ? qd766_notes : NULL;
+}
+
+static void print_notes(const char *profile, FILE *out)
+{
+	const char *const *note = score_profile_notes(profile);
+	if (!note)
+		return;
+	fputc('\n', out);
+	for (; *note; note++)
+		fprintf(out, "%s\n", *note);
+}
+
 static void print_table(PGresult *res, FILE *out, const char *period)
 {
 	int total = PQntuples(res);
@@ -417,6 +446,7 @@ static void print_table(PGresult *res, FILE *out, const char *period)
 			print_unit_heading(res, &units[i], out);
 			print_criteria(res, &units[i], &w, out);
 		}
+		print_notes(score_cell(res, first, C_PROFILE), out);
 		free(units);
 	}
 }

@@ -98,6 +98,14 @@ struct score_unit {
 /* A row's column as text ("" for NULL). */
 const char *score_cell(PGresult *res, int row, enum score_col c);
 
+/*
+ * What a profile's score cannot hold, to show under it: for qd766, the
+ * groups of Decision 766's 100 points that one-stop data does not feed
+ * (reports.md).  A NULL-terminated list of lines, each in Vietnamese then
+ * English, at most 100 columns; NULL for the other profiles.  Static.
+ */
+const char *const *score_profile_notes(const char *profile);
+
 /* The first row after r of another profile. */
 int score_profile_end(PGresult *res, int r);
 

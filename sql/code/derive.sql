@@ -2,9 +2,11 @@
 -- monthly counts kept from it.  Rules that live here:
 --   * dossier class (dw.dossier_class) and outcome (dw.outcome);
 --   * effective receipt day, declared and legal outcome, masked late, on
---     the software, online eligible, fee received: one function each
+--     the software, online eligible, fee received, closing day (form 06's,
+--     reports.md), end-to-end online eligible: one function each
 --     (dw.effective_receipt_no, dw.declared_outcome, dw.legal_outcome,
---     dw.masked_late, dw.on_software, dw.online_eligible, dw.fee_received),
+--     dw.masked_late, dw.on_software, dw.online_eligible, dw.fee_received,
+--     dw.close_day, dw.online_full_eligible),
 --     applied to a set of dossiers by etl._derive_dossiers, one statement
 --     that also sums the supplement extension and joins the legal due date,
 --     with the log facts of etl._log_fact_aggregates; its working-day
@@ -15,6 +17,9 @@
 --     catalogue change touches (etl._touch_from_catalogue);
 --   * the step-delay rule (dw.step_late, dw.step_department, and which
 --     steps count: etl._count_steps and the bulk count of etl._derive_all);
+--   * Decision 766's progress: in time at a day (dw.in_time_at), counted
+--     at the end of the receipt month, quarter and year
+--     (etl._count_dossiers; a period not ended: kpi.sql);
 --   * the monthly counts (dw.unit_month, dw.step_month): added and
 --     subtracted per dossier (etl._count_dossiers, etl._apply_deltas) and
 --     the span of the indicators (etl._full_span).
@@ -120,6 +125,42 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT received AND coalesce(level >= 3, false) AND channel IN (1, 2)
 $$;
 
+-- End-to-end online eligible (Decision 766, reports.md): received, the
+-- procedure at level 4 at receipt (TOAN_TRINH is stored as 4), whatever
+-- the channel: a postal dossier of such a procedure counts here, and is not
+-- online.
+CREATE FUNCTION dw.online_full_eligible(received boolean, level smallint) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT received AND coalesce(level = 4, false)
+$$;
+
+-- The closing day (reports.md, "When a dossier closes"): resolved, the
+-- local date of NgayKetThucXuLy; withdrawn, that of its first logged step
+-- 7, else of CapNhatLuc; never before the receipt day; NULL: not closed
+-- (or not received).
+CREATE FUNCTION dw.close_day(class text, receipt date, finished date,
+                             first_withdrawal_step timestamptz, updated_at timestamptz)
+RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN receipt IS NULL THEN NULL
+                WHEN class = 'resolved' AND finished IS NOT NULL THEN greatest(finished, receipt)
+                WHEN class = 'withdrawn'
+                THEN greatest(dw.local_date(coalesce(first_withdrawal_step, updated_at)), receipt)
+           END
+$$;
+
+-- In time at the end of day L (Decision 766's progress, reports.md): closed
+-- by L and, if resolved, declared early or on time (withdrawn counts as in
+-- time); or not closed by L, with NgayHenTra empty or not before L.
+CREATE FUNCTION dw.in_time_at(class text, close_date date, declared_outcome text,
+                              due date, l date)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN close_date <= l
+                THEN class = 'withdrawn' OR coalesce(declared_outcome IN ('early', 'on_time'), false)
+                ELSE due IS NULL OR due >= l END
+$$;
+
 -- Fee received: received, the procedure bearing a fee at receipt.
 CREATE FUNCTION dw.fee_received(received boolean, fee boolean) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -200,17 +241,20 @@ CREATE FUNCTION etl._log_fact_aggregates() RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT 'min(s.done_at) FILTER (WHERE s.status = 2) AS first_receipt_step,
             bool_or(s.status = 4) AS handled,
-            bool_or(s.status IN (9, 10)) AS logged_finish'
+            bool_or(s.status IN (9, 10)) AS logged_finish,
+            min(s.done_at) FILTER (WHERE s.status = 7) AS first_withdrawal_step'
 $$;
 
 -- The log facts of a set of dossiers, as a FROM item l (ma_ho_so,
--- first_receipt_step, handled, logged_finish), from p_dossiers: a FROM item
+-- first_receipt_step, handled, logged_finish, first_withdrawal_step), from
+-- p_dossiers: a FROM item
 -- t with the dossiers' ma_ho_so, unit_code and home_month.  One lookup per
 -- dossier, in its home partition (run-time partition pruning).
 CREATE FUNCTION etl._log_facts_of(p_dossiers text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT format($sql$(
-        SELECT t.ma_ho_so, f.first_receipt_step, f.handled, f.logged_finish
+        SELECT t.ma_ho_so, f.first_receipt_step, f.handled, f.logged_finish,
+               f.first_withdrawal_step
         FROM %s
         CROSS JOIN LATERAL (
             SELECT %s
@@ -245,10 +289,11 @@ BEGIN
         (ma_ho_so, unit_code, home_month, class, k_unit, k_channel, k_paid_online,
          receipt_date, finish_date, effective_receipt_day, legal_days, extension_days,
          legal_due_date, declared_outcome, legal_outcome, masked_late, on_software,
-         online_eligible, fee_received)
+         online_eligible, fee_received, close_date, due_date, online_full_eligible)
     WITH log_facts AS (
-        -- the log: received in the software, handled, finished
-        SELECT l.ma_ho_so, l.first_receipt_step, l.handled, l.logged_finish
+        -- the log: received in the software, handled, finished, withdrawn
+        SELECT l.ma_ho_so, l.first_receipt_step, l.handled, l.logged_finish,
+               l.first_withdrawal_step
         FROM %2$s
     ), supplement AS (
         -- returned supplements as intervals (requested, returned] of local dates
@@ -278,7 +323,8 @@ BEGIN
         GROUP BY i.ma_ho_so
     ), dossier AS (
         SELECT d.ma_ho_so, d.unit_code, d.home_month, d.procedure_code, d.channel,
-               d.paid_online, d.received_at, dw.dossier_class(d.status) AS class,
+               d.paid_online, d.received_at, d.updated_at,
+               dw.dossier_class(d.status) AS class,
                dw.local_time(d.received_at) AS received_local,
                dw.local_date(d.finished_at) AS finish_local,
                dw.local_date(d.due_at) AS due_local
@@ -289,6 +335,8 @@ BEGIN
                d.class <> 'not_received' AS received,
                d.received_local::date AS receipt_local, d.finish_local, d.due_local,
                v.level, v.legal_days, v.fee,
+               dw.close_day(d.class, d.received_local::date, d.finish_local,
+                            l.first_withdrawal_step, d.updated_at) AS close_date,
                dw.on_software(l.first_receipt_step, d.received_at, l.handled, d.class,
                               l.logged_finish) AS on_software,
                coalesce(e.days, 0) AS extension_days,
@@ -328,7 +376,10 @@ BEGIN
            dw.masked_late(o.class, o.declared_outcome, o.legal_outcome),
            CASE WHEN o.received THEN o.on_software END,
            dw.online_eligible(o.received, o.level, o.channel),
-           dw.fee_received(o.received, o.fee)
+           dw.fee_received(o.received, o.fee),
+           CASE WHEN o.received THEN o.close_date END,
+           CASE WHEN o.received THEN o.due_local END,
+           dw.online_full_eligible(o.received, o.level)
     FROM outcome o
     $sql$, p_dossier, p_log, p_supplement, p_office_close);
 END
@@ -355,7 +406,18 @@ BEGIN
                %2$s * count(*) FILTER (WHERE x.on_software),
                %2$s * count(*) FILTER (WHERE x.fee_received),
                %2$s * count(*) FILTER (WHERE x.fee_received AND x.k_paid_online),
-               0, 0, 0, 0, 0, 0, 0
+               0, 0, 0, 0, 0, 0, 0,
+               %2$s * count(*) FILTER (WHERE dw.in_time_at(x.class, x.close_date,
+                   x.declared_outcome, x.due_date,
+                   dw.period_end('month', dw.period_of('month', x.receipt_date)) - 1)),
+               %2$s * count(*) FILTER (WHERE dw.in_time_at(x.class, x.close_date,
+                   x.declared_outcome, x.due_date,
+                   dw.period_end('quarter', dw.period_of('quarter', x.receipt_date)) - 1)),
+               %2$s * count(*) FILTER (WHERE dw.in_time_at(x.class, x.close_date,
+                   x.declared_outcome, x.due_date,
+                   dw.period_end('year', dw.period_of('year', x.receipt_date)) - 1)),
+               %2$s * count(*) FILTER (WHERE x.online_full_eligible),
+               %2$s * count(*) FILTER (WHERE x.online_full_eligible AND x.k_channel = 2)
         FROM %1$s
         WHERE x.receipt_date IS NOT NULL
         GROUP BY 1, 2
@@ -368,7 +430,8 @@ BEGIN
                %2$s * count(*) FILTER (WHERE x.declared_outcome = 'late'),
                %2$s * count(*) FILTER (WHERE x.legal_outcome = 'late'),
                %2$s * count(*) FILTER (WHERE x.legal_outcome = 'unknown'),
-               %2$s * count(*) FILTER (WHERE x.masked_late)
+               %2$s * count(*) FILTER (WHERE x.masked_late),
+               0, 0, 0, 0, 0
         FROM %1$s
         WHERE x.finish_date IS NOT NULL AND x.class = 'resolved'
         GROUP BY 1, 2
@@ -418,7 +481,12 @@ LANGUAGE sql AS $$
                    sum(resolved_late) AS resolved_late,
                    sum(resolved_late_legal) AS resolved_late_legal,
                    sum(resolved_unknown_legal) AS resolved_unknown_legal,
-                   sum(masked_late) AS masked_late
+                   sum(masked_late) AS masked_late,
+                   sum(progress_in_time_month) AS progress_in_time_month,
+                   sum(progress_in_time_quarter) AS progress_in_time_quarter,
+                   sum(progress_in_time_year) AS progress_in_time_year,
+                   sum(online_full_eligible) AS online_full_eligible,
+                   sum(online_full) AS online_full
         FROM pg_temp.delta_um
         GROUP BY unit_code, month_start
     ), moved AS (
@@ -440,6 +508,11 @@ LANGUAGE sql AS $$
             OR resolved_late_legal <> 0
             OR resolved_unknown_legal <> 0
             OR masked_late <> 0
+            OR progress_in_time_month <> 0
+            OR progress_in_time_quarter <> 0
+            OR progress_in_time_year <> 0
+            OR online_full_eligible <> 0
+            OR online_full <> 0
     ), keys AS (
         INSERT INTO pg_temp.touched_um SELECT unit_code, month_start FROM moved
     )
@@ -462,7 +535,12 @@ LANGUAGE sql AS $$
         resolved_late = m.resolved_late + EXCLUDED.resolved_late,
         resolved_late_legal = m.resolved_late_legal + EXCLUDED.resolved_late_legal,
         resolved_unknown_legal = m.resolved_unknown_legal + EXCLUDED.resolved_unknown_legal,
-        masked_late = m.masked_late + EXCLUDED.masked_late;
+        masked_late = m.masked_late + EXCLUDED.masked_late,
+        progress_in_time_month = m.progress_in_time_month + EXCLUDED.progress_in_time_month,
+        progress_in_time_quarter = m.progress_in_time_quarter + EXCLUDED.progress_in_time_quarter,
+        progress_in_time_year = m.progress_in_time_year + EXCLUDED.progress_in_time_year,
+        online_full_eligible = m.online_full_eligible + EXCLUDED.online_full_eligible,
+        online_full = m.online_full + EXCLUDED.online_full;
 
     DELETE FROM dw.unit_month m USING pg_temp.touched_um t
     WHERE m.unit_code = t.unit_code AND m.month_start = t.month_start

@@ -9,7 +9,15 @@
 --   * every column of mart.unit_kpi, from the monthly counts of derive.sql
 --     and the catalogue in force at the end of the period
 --     (etl._build_unit_kpi; the catalogue counts are lineage.sql's
---     dw.catalogue_counts), and of mart.step_delay (etl._build_step_delay).
+--     dw.catalogue_counts), and of mart.step_delay (etl._build_step_delay);
+--   * Decision 766's progress_in_time at L, the period's last day or the
+--     local date of the run's start if earlier: an ended period sums its
+--     months' counts at the end of its kind (derive.sql counts each
+--     dossier at the end of its receipt month, quarter and year); a period
+--     not ended counts its dossiers again at the run's start, one pass over
+--     the dossiers received since the start of the current year
+--     (etl._build_unit_kpi).  _touch_periods rebuilds those periods every
+--     run, so the value moves with the run's start.
 -- They run after derive.sql's steps, on its work tables (pg_temp.touched_*).
 
 -- A percentage rounded half away from zero; NULL on a zero denominator.
@@ -132,6 +140,20 @@ LANGUAGE sql AS $$
       AND k.period_start = t.period_start;
 
     INSERT INTO mart.unit_kpi
+    WITH current_period AS MATERIALIZED (
+        -- the periods not ended, as they stand at the run's start: each
+        -- begins in the year of the run's start or later
+        SELECT x.k_unit AS unit_code, k.kind AS period_kind,
+               dw.period_of(k.kind, x.receipt_date) AS period_start,
+               count(*) FILTER (WHERE dw.in_time_at(x.class, x.close_date, x.declared_outcome,
+                                                    x.due_date, dw.local_date(p_as_of)))
+                   AS progress_in_time
+        FROM dw.dossier_derived x
+        CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) k (kind)
+        WHERE x.home_month >= dw.period_of('year', dw.local_date(p_as_of))
+          AND x.receipt_date >= dw.period_of('year', dw.local_date(p_as_of))
+        GROUP BY 1, 2, 3
+    )
     SELECT t.unit_code, u.unit_name, t.period_kind, t.period_start,
            m.received, m.received_direct, m.received_online, m.received_postal,
            m.online_eligible, m.online_eligible_online,
@@ -146,7 +168,10 @@ LANGUAGE sql AS $$
            m.fee_received, m.paid_online, dw.pct(m.paid_online, m.fee_received),
            c.total, c.level2plus, c.level3plus, c.level4,
            dw.pct(c.level2plus, c.total), dw.pct(c.level3plus, c.total),
-           dw.pct(c.level4, c.total)
+           dw.pct(c.level4, c.total),
+           m.received, g.progress_in_time, dw.pct(g.progress_in_time, m.received),
+           m.online_full_eligible, m.online_full,
+           dw.pct(m.online_full, m.online_full_eligible)
     FROM pg_temp.touched_kpi t
     JOIN dw.kpi_unit USING (unit_code)
     JOIN dw.periods(p_from, p_to) p USING (period_kind, period_start)
@@ -173,10 +198,24 @@ LANGUAGE sql AS $$
                coalesce(sum(x.resolved_late), 0)::bigint AS resolved_late,
                coalesce(sum(x.resolved_late_legal), 0)::bigint AS resolved_late_legal,
                coalesce(sum(x.resolved_unknown_legal), 0)::bigint AS resolved_unknown_legal,
-               coalesce(sum(x.masked_late), 0)::bigint AS masked_late
+               coalesce(sum(x.masked_late), 0)::bigint AS masked_late,
+               coalesce(sum(x.progress_in_time_month), 0)::bigint AS progress_in_time_month,
+               coalesce(sum(x.progress_in_time_quarter), 0)::bigint AS progress_in_time_quarter,
+               coalesce(sum(x.progress_in_time_year), 0)::bigint AS progress_in_time_year,
+               coalesce(sum(x.online_full_eligible), 0)::bigint AS online_full_eligible,
+               coalesce(sum(x.online_full), 0)::bigint AS online_full
         FROM dw.unit_month x
         WHERE x.unit_code = t.unit_code AND x.month_start >= t.period_start
           AND x.month_start < p.period_end) m
+    LEFT JOIN current_period cp
+           ON cp.unit_code = t.unit_code AND cp.period_kind = t.period_kind
+          AND cp.period_start = t.period_start
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN p.period_end - 1 > dw.local_date(p_as_of)
+                    THEN coalesce(cp.progress_in_time, 0)
+                    WHEN t.period_kind = 'month' THEN m.progress_in_time_month
+                    WHEN t.period_kind = 'quarter' THEN m.progress_in_time_quarter
+                    ELSE m.progress_in_time_year END AS progress_in_time) g
     -- the catalogue in force at the end, across reorganisations (lineage.sql)
     CROSS JOIN LATERAL dw.catalogue_counts(t.unit_code, e.cut) c;
 $$;
@@ -219,7 +258,9 @@ LANGUAGE sql IMMUTABLE AS $$
            ('paid_online_rate', 'paid_online', 'fee_received'),
            ('pct_level2plus', 'procedures_level2plus', 'procedures_total'),
            ('pct_level3plus', 'procedures_level3plus', 'procedures_total'),
-           ('pct_level4', 'procedures_level4', 'procedures_total')
+           ('pct_level4', 'procedures_level4', 'procedures_total'),
+           ('progress_rate', 'progress_in_time', 'progress_total'),
+           ('online_full_rate', 'online_full', 'online_full_eligible')
 $$;
 COMMENT ON FUNCTION dw.kpi_rates() IS
     'each rate of mart.unit_kpi as dw.pct(numerator, denominator) over its count columns';

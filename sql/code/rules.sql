@@ -13,7 +13,7 @@ CREATE FUNCTION dw.metric_names() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['online_rate', 'ontime_rate', 'ontime_rate_legal',
                  'on_software_rate', 'paid_online_rate', 'pct_level2plus',
-                 'pct_level3plus', 'pct_level4']
+                 'pct_level3plus', 'pct_level4', 'progress_rate', 'online_full_rate']
 $$;
 
 -- The caller fills these from the calendar and profiles files, then calls

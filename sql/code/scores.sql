@@ -49,6 +49,8 @@ LANGUAGE sql AS $$
                    WHEN 'pct_level2plus' THEN k.pct_level2plus
                    WHEN 'pct_level3plus' THEN k.pct_level3plus
                    WHEN 'pct_level4' THEN k.pct_level4
+                   WHEN 'progress_rate' THEN k.progress_rate
+                   WHEN 'online_full_rate' THEN k.online_full_rate
                END AS value) v;
 
     DELETE FROM mart.compliance_total s USING pg_temp.touched_kpi t

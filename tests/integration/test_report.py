@@ -174,6 +174,19 @@ def test_score_formats_equal_mart(ctx):
     assert {u["profile"] for u in kh49} == {"kh49-2021"} and len(kh49) == len(totals) // 2
     table = ok(ctx.etl(conf, *args, "--unit", unit, "--profile", "qd766")).stdout
     assert table.startswith("Profile qd766 · period 2021 · 1 unit\n"), table
+    # Decision 766's groups one-stop data cannot feed are named under it
+    assert "not transparency 18, digitisation 22, satisfaction 18 (58 points)" in table, table
+    # qd766 scores unit_kpi's own progress and end-to-end online rates
+    kpi = {r[0]: r[1:] for r in ctx.rows("SELECT unit_code, progress_rate, online_full_rate,"
+                                         f" paid_online_rate FROM mart.unit_kpi WHERE {WHERE}")}
+    crit = {(p, u, c): v for (p, u, c), v in scores.items() if p == "qd766"}
+    assert {c for _, _, c in crit} == {"2", "3", "5"}, crit
+    for (_, u, c), v in crit.items():
+        metric, value = v[1], v[2]
+        assert metric == {"2": "progress_rate", "3": "online_full_rate",
+                          "5": "paid_online_rate"}[c], (c, metric)
+        assert _num(value) == _num(kpi[u][{"2": 0, "3": 1, "5": 2}[c]]), (u, c, value, kpi[u])
+    assert any(_num(kpi[u][0]) is not None for u in kpi), "some progress_rate to score"
     assert ok(ctx.etl(conf, "score", "--period", "2019", "--format", "json")).stdout.strip() == "[]"
 
 
@@ -262,17 +275,18 @@ def _expected(ctx):
 
 def _sum_rates(rows):
     """Province-level figures from per-unit counts (never an average of rates)."""
-    n = [sum(int(r[i]) for r in rows) for i in range(6)]
-    resolved, early, on_time, late_legal, unknown_legal, masked = n
+    n = [sum(int(r[i]) for r in rows) for i in range(8)]
+    resolved, early, on_time, late_legal, unknown_legal, masked, total, in_time = n
     return {"resolved": Decimal(resolved), "masked_late": Decimal(masked),
             "ontime_rate": _rate(early + on_time, resolved),
             "ontime_rate_legal": _rate(resolved - late_legal - unknown_legal,
-                                       resolved - unknown_legal)}
+                                       resolved - unknown_legal),
+            "progress_rate": _rate(in_time, total)}
 
 
 def _expected_trend(ctx, want):
     cols = ("resolved, resolved_early, resolved_on_time, resolved_late_legal,"
-            " resolved_unknown_legal, masked_late")
+            " resolved_unknown_legal, masked_late, progress_total, progress_in_time")
     for m in range(1, 13):
         month = f"2021-{m:02d}"
         rows = ctx.rows(f"SELECT {cols} FROM mart.unit_kpi WHERE period_kind = 'month'"
@@ -355,6 +369,7 @@ def test_report_html_equals_mart(ctx):
     assert text.startswith("<!DOCTYPE html>") and '<html lang="vi">' in text
     assert '<meta charset="utf-8">' in text
     for words in ("Bảng điểm tuân thủ", "Xu hướng giải quyết đúng hạn", "Trễ hạn bị che",
+                  "Tiến độ giải quyết", "số hóa hồ sơ 22, mức độ hài lòng 18 (58 điểm)",
                   "Mức độ dịch vụ công trực tuyến", "phòng ban", "Compliance scorecard"):
         assert words in text, words
     page = Page()

@@ -48,10 +48,9 @@ BEGIN
         ('kh49-2021', '2', 'Tỷ lệ TTHC mức độ 3 trở lên', 'pct_level3plus', 20, 25, NULL),
         ('kh49-2021', '3', 'Tỷ lệ TTHC mức độ 4', 'pct_level4', 10, 25, NULL),
         ('kh49-2021', '4', 'Tỷ lệ hồ sơ xử lý trên phần mềm', 'on_software_rate', 95, 25, NULL),
-        ('qd766', '2.1', 'Tỷ lệ hồ sơ giải quyết đúng hạn', 'ontime_rate', 100, 20, NULL),
-        ('qd766', '3.1', 'Tỷ lệ TTHC trực tuyến một phần, toàn trình', 'pct_level3plus', 80, 4, NULL),
-        ('qd766', '3.3', 'Tỷ lệ hồ sơ nộp trực tuyến', 'online_rate', 50, 8, NULL),
-        ('qd766', '3.6', 'Tỷ lệ thanh toán trực tuyến', 'paid_online_rate', 100, 6, NULL);
+        ('qd766', '2', 'Tiến độ giải quyết', 'progress_rate', 100, 20, NULL),
+        ('qd766', '3', 'Dịch vụ công trực tuyến toàn trình', 'online_full_rate', 80, 12, NULL),
+        ('qd766', '5', 'Thanh toán trực tuyến', 'paid_online_rate', 100, 10, NULL);
     RETURN etl.apply_rules(p_office_close, 2024, 2024);
 END
 $$;
@@ -109,7 +108,7 @@ BEGIN
     INSERT INTO stg_quatrinh (row_number, ma_ho_so, seq, status, done_at, department,
                               step_due_at, updated_at)
     SELECT g, 'H' || (random() * p_pool * 1.1)::int, 1 + (random() * 4)::int,
-           (ARRAY[2, 4, 4, 9, 10])[1 + (random() * 4)::int], t,
+           (ARRAY[2, 4, 4, 9, 10, 7])[1 + (random() * 5)::int], t,
            (ARRAY['Một cửa', 'Chuyên môn', NULL])[1 + (random() * 2)::int],
            CASE WHEN random() < 0.8 THEN t + (random() * 4 - 2)::int * interval '1 day' END,
            lo + random() * span

@@ -54,7 +54,7 @@ BEGIN;
 SELECT etl.create_rule_staging();
 INSERT INTO stg_calendar VALUES ('2024-04-29', 'holiday', NULL), ('2024-04-30', 'holiday', NULL),
                                 ('2024-05-01', 'holiday', NULL);
-INSERT INTO stg_profile SELECT * FROM (VALUES ('qd766', '2.1', 'Tỷ lệ đúng hạn', 'ontime_rate', 100::numeric, 20::numeric, NULL)) x;
+INSERT INTO stg_profile SELECT * FROM (VALUES ('qd766', '2', 'Tiến độ giải quyết', 'progress_rate', 100::numeric, 20::numeric, NULL)) x;
 SELECT is(etl.apply_rules('17:00', 2024, 2024), true, 'calendar changed');
 COMMIT;
 SELECT etl.rescore('2025-01-01');
@@ -94,7 +94,7 @@ SELECT is(string_agg(relname, ',' ORDER BY relname),
           'mart relations')
 FROM pg_class WHERE relnamespace = 'mart'::regnamespace AND relkind IN ('r', 'v');
 SELECT is(string_agg(attname, ',' ORDER BY attnum),
-    'unit_code,unit_name,period_kind,period_start,received,received_direct,received_online,received_postal,online_eligible,online_eligible_online,online_rate,resolved,resolved_early,resolved_on_time,resolved_late,ontime_rate,resolved_late_legal,resolved_unknown_legal,ontime_rate_legal,masked_late,withdrawn,on_software,on_software_rate,fee_received,paid_online,paid_online_rate,procedures_total,procedures_level2plus,procedures_level3plus,procedures_level4,pct_level2plus,pct_level3plus,pct_level4',
+    'unit_code,unit_name,period_kind,period_start,received,received_direct,received_online,received_postal,online_eligible,online_eligible_online,online_rate,resolved,resolved_early,resolved_on_time,resolved_late,ontime_rate,resolved_late_legal,resolved_unknown_legal,ontime_rate_legal,masked_late,withdrawn,on_software,on_software_rate,fee_received,paid_online,paid_online_rate,procedures_total,procedures_level2plus,procedures_level3plus,procedures_level4,pct_level2plus,pct_level3plus,pct_level4,progress_total,progress_in_time,progress_rate,online_full_eligible,online_full,online_full_rate',
     'mart.unit_kpi columns')
 FROM pg_attribute WHERE attrelid = 'mart.unit_kpi'::regclass AND attnum > 0 AND NOT attisdropped;
 SELECT is(string_agg(attname, ',' ORDER BY attnum),

@@ -68,7 +68,7 @@ BEGIN
     INSERT INTO stg_quatrinh (row_number, ma_ho_so, seq, status, done_at, department,
                               step_due_at, updated_at)
     SELECT g, 'H' || (random() * 400)::int, 1 + (random() * 4)::int,
-           (ARRAY[2, 4, 4, 9, 10])[1 + (random() * 4)::int], t,
+           (ARRAY[2, 4, 4, 9, 10, 7])[1 + (random() * 5)::int], t,
            (ARRAY['Một cửa', 'Chuyên môn', NULL])[1 + (random() * 2)::int],
            CASE WHEN random() < 0.8 THEN t + (random() * 4 - 2)::int * interval '1 day' END,
            lo + random() * span

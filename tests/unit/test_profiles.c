@@ -87,7 +87,8 @@ static void test_hostile_file(void)
 	    "p,8,x,ontime_rate,0x10,+5,\n",
 	    "P:2: unknown metric 'ontime' (metric is one of online_rate, "
 	    "ontime_rate, ontime_rate_legal, on_software_rate, "
-	    "paid_online_rate, pct_level2plus, pct_level3plus, pct_level4)\n"
+	    "paid_online_rate, pct_level2plus, pct_level3plus, pct_level4, "
+	    "progress_rate, online_full_rate)\n"
 	    "P:2: target: 'abc' is not a number >= 0 (digits, and a '.' and "
 	    "digits for a fraction)\n"
 	    "P:3: target: 'nan' is not a number >= 0 (digits, and a '.' and "
@@ -148,7 +149,8 @@ static void test_shipped(void)
 	prof = profiles_load(SHIPPED, &err);
 	CHECK(prof != NULL);
 	CHECK_STR(buf_str(&err), "");
-	CHECK(profiles_count(prof) >= 8);
+	/* kh49-2021: 4 criteria; qd766: 3 (reports.md, Decision 766) */
+	CHECK(profiles_count(prof) == 7);
 	profiles_free(prof);
 	buf_release(&err);
 }
