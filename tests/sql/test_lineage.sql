@@ -185,11 +185,14 @@ SELECT results_eq($$
     SELECT s.value, s.points, s.met, t.points, t.max_points, t.score_pct
     FROM dw.compliance_score_current('month', '2025-06-01') s
     JOIN dw.compliance_total_current('month', '2025-06-01') t USING (unit_code, profile)
-    WHERE unit_code = 'M' AND profile = 'qd766' AND criterion = '2.1'$$,
-    -- qd766 then: 2.1 ontime 50 of 100 -> 10 of 20; 3.1 pct_level3plus 100
-    -- (X1's level-4 procedure) -> 4 of 4; 3.3 online_rate 0 of 2 eligible
-    -- -> 0 of 8; 3.6 paid_online_rate NULL (no fee) does not apply: 14 of 32
-    $$VALUES (50.00::numeric, 10.00::numeric, false, 14.00::numeric, 32::numeric, 43.75::numeric)$$,
+    WHERE unit_code = 'M' AND profile = 'qd766' AND criterion = '2'$$,
+    -- qd766 (reports.md): 2 progress_rate, June's six dossiers at 30 June:
+    -- X1R on time, X2A early and EVE open but not yet due are in time; OLD
+    -- open past its due day, X2B and X2C resolved late are not: 3 of 6 =
+    -- 50 -> 10 of 20; 3 online_full_rate: OLD, X1R, EVE are of X1's
+    -- level-4 P1, none online: 0 of 3 -> 0 of 12; 5 paid_online_rate NULL
+    -- (no fee) does not apply: 10 of 32 = 31.25
+    $$VALUES (50.00::numeric, 10.00::numeric, false, 10.00::numeric, 32::numeric, 31.25::numeric)$$,
     'scores by current unit: from the recomputed rate, by the rules of the scores');
 
 SELECT results_eq($$SELECT * FROM dw.recorded_after_end(NULL)$$,
