@@ -6,15 +6,14 @@
  */
 #include "form06.h"
 #include "log.h"
+#include "outfile.h"
 #include "pgload.h"
 #include "score.h"
 #include "term.h"
 #include "util.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TABLE_WIDTH 100
 
@@ -617,24 +616,14 @@ int form06_output(const struct form06_report *rep,
 			   ? 0
 			   : (buf_addf(err, "cannot write to stdout"), -1);
 	}
-	char *tmp = xasprintf("%s.%ld.tmp", req->out, (long)getpid());
-	FILE *out = fopen(tmp, "w");
+	/* written whole or not at all (outfile.h) */
+	char *tmp = NULL;
+	FILE *out = outfile_open(req->out, &tmp, err);
 	int rc = -1;
-	if (!out) {
-		buf_addf(err, "cannot create '%s': %s", tmp, strerror(errno));
-		goto done;
+	if (out) {
+		csv ? form06_print_csv(rep, out) : form06_print_table(rep, out);
+		rc = outfile_close(out, tmp, req->out, true, err);
 	}
-	csv ? form06_print_csv(rep, out) : form06_print_table(rep, out);
-	if (ferror(out) | fclose(out))
-		buf_addf(err, "cannot write '%s': %s", tmp, strerror(errno));
-	else if (rename(tmp, req->out) < 0)
-		buf_addf(err, "cannot rename '%s' to '%s': %s", tmp, req->out,
-			 strerror(errno));
-	else
-		rc = 0;
-	if (rc < 0)
-		unlink(tmp);
-done:
 	free(tmp);
 	return rc;
 }

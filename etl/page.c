@@ -9,17 +9,15 @@
 #include "civil.h"
 #include "css_embed.h"
 #include "log.h"
+#include "outfile.h"
 #include "pgload.h"
 #include "term.h"
 #include "util.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 
 struct html {
@@ -1117,53 +1115,6 @@ static int write_page(struct html *h)
 	return 0;
 }
 
-/* ---- the file: a temporary next to the target, renamed over it at the end
- * ---- */
-
-static FILE *open_temp(const char *path, char **tmp)
-{
-	*tmp = xasprintf("%s.tmp-XXXXXX", path);
-	int fd = mkstemp(*tmp);
-	if (fd < 0) {
-		error("cannot write '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	/* mkstemp makes it 0600; a report is as readable as any new file */
-	mode_t mask = umask(0);
-	umask(mask);
-	FILE *f = fdopen(fd, "w");
-	if (fchmod(fd, 0666 & ~mask) < 0 || !f) {
-		error("cannot write '%s': %s", *tmp, strerror(errno));
-		if (f)
-			fclose(f);
-		else
-			close(fd);
-		unlink(*tmp);
-		return NULL;
-	}
-	return f;
-}
-
-static int close_temp(FILE *f, const char *tmp, const char *path, int rc)
-{
-	if (rc == 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0)) {
-		error("cannot write '%s': %s", tmp, strerror(errno));
-		rc = PAGE_CANNOT_WRITE;
-	}
-	if (fclose(f) != 0 && rc == 0) {
-		error("cannot write '%s': %s", tmp, strerror(errno));
-		rc = PAGE_CANNOT_WRITE;
-	}
-	if (rc == 0 && rename(tmp, path) < 0) {
-		error("cannot rename '%s' to '%s': %s", tmp, path,
-		      strerror(errno));
-		rc = PAGE_CANNOT_WRITE;
-	}
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
-}
-
 int page_write(PGconn *conn, const struct score_request *req, const char *path)
 {
 	char year[16];
@@ -1181,13 +1132,20 @@ int page_write(PGconn *conn, const struct score_request *req, const char *path)
 		buf_release(&h.err);
 		return -1;
 	}
+	/* written whole or not at all (outfile.h) */
 	char *tmp = NULL;
 	int rc = PAGE_CANNOT_WRITE;
-	h.out = open_temp(path, &tmp);
+	struct buf werr;
+	buf_init(&werr, ERR_CAP);
+	h.out = outfile_open(path, &tmp, &werr);
 	if (h.out) {
 		rc = write_page(&h);
-		rc = close_temp(h.out, tmp, path, rc);
+		if (outfile_close(h.out, tmp, path, rc == 0, &werr) < 0 && rc == 0)
+			rc = PAGE_CANNOT_WRITE;
 	}
+	if (werr.len)
+		error("%s", buf_str(&werr));
+	buf_release(&werr);
 	PQclear(h.trend);
 	pg_exec(conn, "COMMIT", 0, NULL, &h.err);
 	buf_release(&h.err);
