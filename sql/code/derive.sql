@@ -276,16 +276,18 @@ $$;
 -- Writes the derived rows of the dossiers of p_dossier (a FROM item naming
 -- dw.dossier d), whose supplements p_supplement names (dw.supplement s) and
 -- whose log facts p_log yields (etl._log_facts_of, or the table a bulk
--- derivation aggregates; l): rules.md, in one set-based statement.  Each
+-- derivation aggregates; l) into p_target (dw.dossier_derived, or a table
+-- of its columns): rules.md, in one set-based statement.  Each
 -- layer (OFFSET 0: not flattened) computes its values once per dossier.
 -- Dynamic: the FROM items are the bulk or incremental mode's (see the top).
 CREATE FUNCTION etl._derive_dossiers(p_office_close time, p_dossier text,
-                                     p_log text, p_supplement text)
+                                     p_log text, p_supplement text,
+                                     p_target text DEFAULT 'dw.dossier_derived')
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format($sql$
-    INSERT INTO dw.dossier_derived
+    INSERT INTO %4$s
         (ma_ho_so, unit_code, home_month, class, k_unit, k_channel, k_paid_online,
          receipt_date, finish_date, effective_receipt_day, legal_days, extension_days,
          legal_due_date, declared_outcome, legal_outcome, masked_late, on_software,
@@ -341,7 +343,7 @@ BEGIN
                               l.logged_finish) AS on_software,
                coalesce(e.days, 0) AS extension_days,
                dw.effective_receipt_no(rc.is_workday, rc.workday_no, d.received_local,
-                                       %4$L::time) AS receipt_no
+                                       %5$L::time) AS receipt_no
         FROM dossier d
         LEFT JOIN log_facts l USING (ma_ho_so)
         LEFT JOIN extension e USING (ma_ho_so)
@@ -381,7 +383,7 @@ BEGIN
            CASE WHEN o.received THEN o.due_local END,
            dw.online_full_eligible(o.received, o.level)
     FROM outcome o
-    $sql$, p_dossier, p_log, p_supplement, p_office_close);
+    $sql$, p_dossier, p_log, p_supplement, p_target, p_office_close);
 END
 $$;
 
@@ -577,6 +579,12 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Bulk: every dossier derived again, the monthly counts summed from scratch.
+-- Nothing is truncated and no index of a table a reader sees is dropped
+-- (readers never wait; partition.sql): into an empty dw.dossier_derived
+-- (a first load) the rows go by the bulk path, else they are derived beside
+-- it and only the rows that differ are written (etl._sync); the monthly
+-- counts get minus what they hold plus everything counted again, and only
+-- the months that moved are written.
 -- Hash joins and sequential scans only: the partitions a first load has
 -- just filled have no statistics yet, and nothing here wants an index.
 -- The two passes over the log (each dossier's facts, the monthly step
@@ -586,15 +594,14 @@ CREATE FUNCTION etl._derive_all(p_office_close time) RETURNS void
 LANGUAGE plpgsql
 SET enable_nestloop = off SET enable_mergejoin = off AS $$
 DECLARE
-    restore text[];
+    months date[] := ARRAY(SELECT DISTINCT home_month FROM dw.dossier_key);
 BEGIN
-    TRUNCATE dw.dossier_derived, dw.unit_month, dw.step_month, dw.kpi_unit,
-             mart.unit_kpi, mart.step_delay, mart.compliance_score, mart.compliance_total;
     TRUNCATE pg_temp.delta_um, pg_temp.delta_sm, pg_temp.touched_dossier, pg_temp.steps_out;
     INSERT INTO pg_temp.touched_unit
     SELECT unit_code FROM dw.unit
     UNION SELECT unit_code FROM dw.procedure_version
     UNION SELECT unit_code FROM dw.dossier_key
+    UNION SELECT unit_code FROM dw.kpi_unit
     ON CONFLICT DO NOTHING;
 
     PERFORM etl._refresh_versions(true);
@@ -606,10 +613,23 @@ BEGIN
                     FROM dw.log_step s
                     GROUP BY s.ma_ho_so, s.home_month', etl._log_fact_aggregates());
 
-    restore := etl._drop_indexes('dw.dossier_derived');
-    PERFORM etl._derive_dossiers(p_office_close, 'dw.dossier d', 'pg_temp.log_facts l',
-                                 'dw.supplement s');
-    PERFORM etl._create_indexes(restore);
+    IF NOT EXISTS (SELECT FROM dw.dossier_derived) THEN
+        PERFORM etl._derive_dossiers(p_office_close, 'dw.dossier d', 'pg_temp.log_facts l',
+                                     'dw.supplement s', etl._bulk_open('dossier_derived', months));
+        PERFORM etl._bulk_attach('dossier_derived');
+    ELSE
+        DROP TABLE IF EXISTS pg_temp.derived_all;
+        CREATE TEMP TABLE derived_all (LIKE dw.dossier_derived) ON COMMIT DROP;
+        PERFORM etl._derive_dossiers(p_office_close, 'dw.dossier d', 'pg_temp.log_facts l',
+                                     'dw.supplement s', 'pg_temp.derived_all');
+        PERFORM dw.add_partitions(months, ARRAY['dossier_derived']);
+        PERFORM etl._sync('dw.dossier_derived', 'pg_temp.derived_all',
+                          '{ma_ho_so,unit_code,home_month}');
+        DROP TABLE pg_temp.derived_all;
+    END IF;
+
+    PERFORM etl._subtract_all('dw.unit_month', 'pg_temp.delta_um');
+    PERFORM etl._subtract_all('dw.step_month', 'pg_temp.delta_sm');
     PERFORM etl._count_dossiers(1, 'dw.dossier_derived x');
     -- every dossier was just counted under its own unit_code, which is the
     -- unit_code of its log's home: the log needs no join to the dossiers,
@@ -628,6 +648,15 @@ BEGIN
     INSERT INTO pg_temp.delta_sm (unit_code, month_start, department, steps, steps_late)
     SELECT unit_code, month_start, department, steps, steps_late FROM pg_temp.step_counts;
     PERFORM etl._apply_deltas();
+    -- a rescore rebuilds every row of the marts, changed counts or not (the
+    -- rules that read them may have changed)
+    INSERT INTO pg_temp.touched_um SELECT unit_code, month_start FROM dw.unit_month
+    ON CONFLICT DO NOTHING;
+    INSERT INTO pg_temp.touched_sm SELECT DISTINCT unit_code, month_start FROM dw.step_month
+    ON CONFLICT DO NOTHING;
+    INSERT INTO pg_temp.touched_step
+    SELECT unit_code, period_kind, period_start FROM mart.step_delay
+    ON CONFLICT DO NOTHING;
     PERFORM etl._analyze('dw.dossier_derived, dw.unit_month, dw.step_month');
 END
 $$;
@@ -666,6 +695,7 @@ BEGIN
                    months);
 
     PERFORM etl._refresh_versions(false);
+    PERFORM dw.add_partitions(months::date[], ARRAY['dossier_derived']);
     PERFORM etl._derive_dossiers(p_office_close,
         'pg_temp.count_set t JOIN ' || etl._in_months('dw.dossier', months, 'd')
             || ' USING (ma_ho_so)',
@@ -728,7 +758,7 @@ BEGIN
     END IF;
 
     PERFORM etl._update_units(v_from, v_to);
-    IF v_from IS DISTINCT FROM st.span_from OR v_to IS DISTINCT FROM st.span_to THEN
+    IF v_bulk OR v_from IS DISTINCT FROM st.span_from OR v_to IS DISTINCT FROM st.span_to THEN
         PERFORM etl._update_span(st.span_from, st.span_to, v_from, v_to);
     END IF;
     PERFORM etl._touch_periods(v_from, v_to, least(st.last_as_of, as_of));

@@ -170,8 +170,9 @@ $$;
 SELECT etl._form06_create_work();
 
 -- The facts of the dossiers of pg_temp.form06_scope (ma_ho_so, unit_code,
--- home_month), at their home, into dw.form06_fact.
-CREATE FUNCTION etl._form06_facts() RETURNS void
+-- home_month), at their home, into dw.form06_fact (or p_target, a table of
+-- its columns).
+CREATE FUNCTION etl._form06_facts(p_target text DEFAULT 'dw.form06_fact') RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     -- what the log and the supplements say, first, with their statistics:
@@ -210,7 +211,9 @@ BEGIN
     WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
     ANALYZE pg_temp.form06_in;
 
-    INSERT INTO dw.form06_fact
+    -- dynamic: the target is dw.form06_fact or a table of its columns
+    EXECUTE format($sql$
+    INSERT INTO %s
     SELECT f.ma_ho_so, f.unit_code,
            coalesce(nullif(btrim(v.field_code), ''), '(không rõ)'),
            f.channel, f.receipt_date,
@@ -223,7 +226,8 @@ BEGIN
            ON v.unit_code = f.unit_code AND v.procedure_code = f.procedure_code
           AND (v.updated_at <= f.received_at OR v.is_first)
           AND (v.valid_to > f.received_at OR v.valid_to IS NULL)
-    LEFT JOIN pg_temp.form06_stop st ON st.ma_ho_so = f.ma_ho_so;
+    LEFT JOIN pg_temp.form06_stop st ON st.ma_ho_so = f.ma_ho_so
+    $sql$, p_target);
 END
 $$;
 
@@ -448,21 +452,27 @@ BEGIN
     SELECT span_from, span_to INTO old_from, old_to FROM dw.form06_state FOR UPDATE;
 
     IF p_bulk THEN
-        TRUNCATE dw.form06_fact, dw.form06_day;
+        -- no TRUNCATE (readers never wait): the facts derived beside and
+        -- only the changed ones written; the day rows get minus what they
+        -- hold plus every event counted again, and only those that moved
+        -- are written
         INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM dw.dossier_key;
         ANALYZE pg_temp.form06_scope;
         -- every dossier: hash joins, as etl._derive_all does
         PERFORM set_config('enable_nestloop', 'off', true);
-        PERFORM etl._form06_facts();
+        IF NOT EXISTS (SELECT FROM dw.form06_fact) THEN
+            PERFORM etl._form06_facts();
+        ELSE
+            DROP TABLE IF EXISTS pg_temp.form06_fact_all;
+            CREATE TEMP TABLE form06_fact_all (LIKE dw.form06_fact) ON COMMIT DROP;
+            PERFORM etl._form06_facts('pg_temp.form06_fact_all');
+            PERFORM etl._sync('dw.form06_fact', 'pg_temp.form06_fact_all', '{ma_ho_so}');
+            DROP TABLE pg_temp.form06_fact_all;
+        END IF;
+        PERFORM etl._subtract_all('dw.form06_day', 'pg_temp.form06_delta');
         PERFORM etl._form06_count(1);
         PERFORM set_config('enable_nestloop', nestloop, true);
-        -- as the incremental path leaves it: no row of zeros
-        INSERT INTO dw.form06_day
-        SELECT * FROM pg_temp.form06_delta d
-        WHERE (d.received_online, d.received_offline, d.resolved_early, d.resolved_on_time,
-               d.resolved_late, d.withdrawn, d.resolved_late_legal, d.resolved_unknown_legal,
-               d.masked_late, d.pending_in_time, d.pending_overdue, d.pending_overdue_legal)
-              <> (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        PERFORM etl._form06_apply();
     ELSE
         INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM pg_temp.count_set;
         ANALYZE pg_temp.form06_scope;
@@ -492,13 +502,9 @@ BEGIN
 
     IF p_bulk OR dw.report_month(new_from) IS DISTINCT FROM dw.report_month(old_from)
               OR dw.report_month(new_to) IS DISTINCT FROM dw.report_month(old_to) THEN
-        -- DELETE, not TRUNCATE, outside a bulk derivation: readers of
-        -- mart.form06 must not wait for this transaction
-        IF p_bulk THEN
-            TRUNCATE dw.form06_period;
-        ELSE
-            DELETE FROM dw.form06_period;
-        END IF;
+        -- DELETE, not TRUNCATE: readers of mart.form06 must not wait for
+        -- this transaction
+        DELETE FROM dw.form06_period;
         TRUNCATE pg_temp.form06_pair;
         INSERT INTO pg_temp.form06_pair
         SELECT DISTINCT unit_code, field_code, '-infinity'::date FROM dw.form06_day;

@@ -140,7 +140,7 @@ $$;
 -- Created by merge_staging and derive, never by create_staging: "LIKE
 -- dw.unit_month" locks dw.unit_month until the transaction ends, and a
 -- source still extracting must hold no lock that another source's merge
--- (TRUNCATE in a bulk derivation) waits for.
+-- waits for.
 CREATE FUNCTION etl._create_work() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -335,7 +335,9 @@ END
 $$;
 
 -- Loads the staged dossiers into an empty warehouse; NULL (and nothing
--- loaded) when a key came twice in the stream.
+-- loaded) when a key came twice in the stream.  The dossiers go in by the
+-- bulk path (partition.sql); dw.dossier_key, which no mart view reads,
+-- with its index dropped and built again.
 -- Dynamic: the columns are the staging table's.
 CREATE FUNCTION etl._load_dossiers(p_run_id bigint, p_source text, p_source_rank int,
                                    p_batch_id bigint) RETURNS bigint
@@ -343,23 +345,25 @@ LANGUAGE plpgsql AS $$
 DECLARE
     cols    text := (etl._staged_columns('hoso')).cols;
     restore text[];
+    bulk    text;
     n       bigint;
 BEGIN
-    PERFORM dw.add_partitions(ARRAY(
-        SELECT DISTINCT dw.home_month(received_at, submitted_at, updated_at)
-        FROM pg_temp.stg_hoso));
     BEGIN
-        restore := etl._drop_indexes('dw.dossier') || etl._drop_indexes('dw.dossier_key');
+        bulk := etl._bulk_open('dossier', ARRAY(
+            SELECT DISTINCT dw.home_month(received_at, submitted_at, updated_at)
+            FROM pg_temp.stg_hoso));
+        restore := etl._drop_indexes('dw.dossier_key');
         EXECUTE format($sql$
-            INSERT INTO dw.dossier (%1$s, home_month, source, source_rank, batch_id, run_id)
+            INSERT INTO %2$s (%1$s, home_month, source, source_rank, batch_id, run_id)
             SELECT %1$s, dw.home_month(received_at, submitted_at, updated_at), $1, $2, $3, $4
             FROM pg_temp.stg_hoso
-            $sql$, cols)
+            $sql$, cols, bulk)
         USING p_source, p_source_rank, p_batch_id, p_run_id;
         GET DIAGNOSTICS n = ROW_COUNT;
-        INSERT INTO dw.dossier_key (ma_ho_so, unit_code, home_month)
-        SELECT ma_ho_so, unit_code, home_month FROM dw.dossier;
+        EXECUTE format('INSERT INTO dw.dossier_key (ma_ho_so, unit_code, home_month)
+                        SELECT ma_ho_so, unit_code, home_month FROM %s', bulk);
         PERFORM etl._create_indexes(restore);
+        PERFORM etl._bulk_attach('dossier');
         PERFORM etl._analyze('dw.dossier_key, dw.dossier');
         RETURN n;
     EXCEPTION WHEN unique_violation THEN
@@ -486,8 +490,9 @@ END
 $$;
 
 -- Loads the staged supplements or log steps into an empty table, under their
--- dossier's home: the number of rows and the latest updated_at, or NULLs (and
--- nothing loaded) when a key came twice.
+-- dossier's home, by the bulk path (partition.sql): the number of rows and
+-- the latest updated_at, or NULLs (and nothing loaded) when a key came
+-- twice.
 -- Dynamic: one statement for bosung and quatrinh, its columns the
 -- staging table's.
 CREATE FUNCTION etl._load_children(p_entity text, p_run_id bigint, p_source text,
@@ -496,13 +501,14 @@ CREATE FUNCTION etl._load_children(p_entity text, p_run_id bigint, p_source text
 LANGUAGE plpgsql
 SET enable_nestloop = off SET enable_mergejoin = off AS $$
 DECLARE
-    target  regclass := CASE p_entity WHEN 'bosung' THEN 'dw.supplement'
-                                      ELSE 'dw.log_step' END;
+    target  text := CASE p_entity WHEN 'bosung' THEN 'supplement' ELSE 'log_step' END;
     cols    text := (etl._staged_columns(p_entity)).cols;
-    restore text[];
+    bulk    text;
 BEGIN
     BEGIN
-        restore := etl._drop_indexes(target);
+        bulk := etl._bulk_open(target, ARRAY(
+            SELECT DISTINCT home_month FROM dw.dossier_key
+            UNION ALL SELECT dw.orphan_month()));
         EXECUTE format($sql$
             WITH loaded AS (
                 INSERT INTO %1$s (%2$s, unit_code, home_month, source, source_rank, batch_id,
@@ -514,11 +520,11 @@ BEGIN
                 RETURNING updated_at
             )
             SELECT count(*), max(updated_at) FROM loaded
-            $sql$, target, cols, (etl._staged_columns(p_entity, 'w.')).cols, 'stg_' || p_entity)
+            $sql$, bulk, cols, (etl._staged_columns(p_entity, 'w.')).cols, 'stg_' || p_entity)
         INTO rows_loaded, watermark
         USING p_source, p_source_rank, p_batch_id, p_run_id;
-        PERFORM etl._create_indexes(restore);
-        PERFORM etl._analyze(target::text);
+        PERFORM etl._bulk_attach(target);
+        PERFORM etl._analyze('dw.' || target);
     EXCEPTION WHEN unique_violation THEN
         rows_loaded := NULL;
         watermark := NULL;
@@ -607,6 +613,10 @@ BEGIN
     USING p_batch_id, p_source_rank, p_sole;
     GET DIAGNOSTICS rows_loaded = ROW_COUNT;
     ANALYZE pg_temp.win_child;
+    -- a first load makes a table's partitions only for the months it loads
+    PERFORM dw.add_partitions(ARRAY(SELECT DISTINCT w.home_month FROM pg_temp.win_child w
+                                    WHERE NOT w.stored),
+                              ARRAY[substr(target, 4)]);
 
     IF p_entity = 'quatrinh' AND NOT v_bulk THEN
         -- the log of these dossiers is about to change: subtract what it

@@ -3,11 +3,15 @@
 -- and the tools of a bulk load.  Rules that live here:
 --   * a dossier's home month (dw.home_month), and the orphans' home
 --     (dw.orphan_month);
---   * which tables are partitioned, and how a partition is made
---     (dw.partitioned_tables, dw.add_partitions);
---   * how a table is filled in bulk: indexes dropped and built again
---     (etl._drop_indexes, etl._create_indexes), statistics taken at once
+--   * which tables are partitioned, and how a partition is made without a
+--     lock a reader waits for (dw.partitioned_tables, dw.add_partitions);
+--   * how a table is filled in bulk: into partitions no reader sees, then
+--     attached (etl._bulk_open, etl._bulk_attach), or, for a table no mart
+--     view reads, with its indexes dropped and built again
+--     (etl._drop_indexes, etl._create_indexes); statistics taken at once
 --     (etl._analyze);
+--   * how a derived table is rewritten whole without a lock a reader waits
+--     for, writing only what changed (etl._sync, etl._subtract_all);
 --   * how a statement names the few partitions it needs (etl._months,
 --     etl._in_months).
 
@@ -28,15 +32,22 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['dossier', 'dossier_derived', 'supplement', 'log_step']
 $$;
 
--- Creates the monthly partitions of every dossier-keyed table that the
--- given months lack (name: TABLE_pYYYYMM).  The log's leave 15% of each
+-- Creates the monthly partitions of the dossier-keyed tables (all of them
+-- unless p_tables names some) that the given months lack (name:
+-- TABLE_pYYYYMM).  Each is made beside its table and then attached:
+-- CREATE TABLE ... PARTITION OF would lock the whole table ACCESS EXCLUSIVE
+-- until the transaction ends, and a night that starts a month would make
+-- every read of mart.dossier wait for it; ATTACH PARTITION takes SHARE
+-- UPDATE EXCLUSIVE, which no reader waits for.  The log's leave 15% of each
 -- page free: a night re-sends the whole log of each changed dossier, every
 -- step restamped, so each is a new version to store, and room left on the
 -- page lets PostgreSQL write it there (a HOT update, no new index entry).
 -- Measured at 1M dossiers, back to back: the night 7.7 -> 6.8 s; the full
 -- load about 2 s longer (15% more pages to write).
 -- Dynamic: DDL, a partition named at run time.
-CREATE FUNCTION dw.add_partitions(p_months date[]) RETURNS void
+CREATE FUNCTION dw.add_partitions(p_months date[],
+                                  p_tables text[] DEFAULT dw.partitioned_tables())
+RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     m    date;
@@ -45,15 +56,164 @@ DECLARE
 BEGIN
     FOR m IN SELECT DISTINCT date_trunc('month', x)::date FROM unnest(p_months) x
              WHERE x IS NOT NULL ORDER BY 1 LOOP
-        FOREACH t IN ARRAY dw.partitioned_tables() LOOP
+        FOREACH t IN ARRAY p_tables LOOP
             part := t || '_p' || to_char(m, 'YYYYMM');
             IF to_regclass('dw.' || quote_ident(part)) IS NULL THEN
-                EXECUTE format('CREATE TABLE dw.%I PARTITION OF dw.%I FOR VALUES FROM (%L) TO (%L)%s',
-                               part, t, m, (m + interval '1 month')::date,
-                               CASE WHEN t = 'log_step' THEN ' WITH (fillfactor = 85)' END);
+                EXECUTE format('CREATE TABLE dw.%I (LIKE dw.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)%s',
+                               part, t, dw.partition_storage(t));
+                EXECUTE format('ALTER TABLE dw.%I ATTACH PARTITION dw.%I FOR VALUES FROM (%L) TO (%L)',
+                               t, part, m, (m + interval '1 month')::date);
             END IF;
         END LOOP;
     END LOOP;
+END
+$$;
+
+-- The storage parameters of a table's partitions (see dw.add_partitions).
+CREATE FUNCTION dw.partition_storage(p_table text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_table = 'log_step' THEN ' WITH (fillfactor = 85)' ELSE '' END
+$$;
+
+-- The bulk path of a partitioned table filled whole (a first load, a first
+-- derivation).  PostgreSQL loads a table fastest without its indexes, built
+-- afterwards in one sort; but dropping an index of a table readers can see
+-- locks it ACCESS EXCLUSIVE, and every read of mart would wait for the
+-- load.  So the rows go into partitions no reader can see: etl._bulk_open
+-- makes a partitioned table of its own (etl.bulk_TABLE, no index) with a
+-- partition per month, returns its name for the INSERT, and
+-- etl._bulk_attach detaches each partition from it and attaches it to
+-- dw.TABLE, which builds its indexes there (the unique ones checking that
+-- no key came twice: unique_violation, the caller's cue to take the
+-- general path).  A month the table already has (the orphans' month) gets
+-- a partition of another name, whose rows are inserted into dw.TABLE at the
+-- end.  Each partition carries a CHECK of its month while it is built, so
+-- that the attach need not scan it to prove its rows belong.
+-- Dynamic: DDL, the tables named at run time.
+CREATE FUNCTION etl._bulk_open(p_table text, p_months date[]) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    shadow text := 'bulk_' || p_table;
+    m      date;
+    part   text;
+BEGIN
+    EXECUTE format('DROP TABLE IF EXISTS etl.%I', shadow);
+    EXECUTE format('CREATE TABLE etl.%I (LIKE dw.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
+                    PARTITION BY RANGE (home_month)', shadow, p_table);
+    FOR m IN SELECT DISTINCT date_trunc('month', x)::date FROM unnest(p_months) x
+             WHERE x IS NOT NULL ORDER BY 1 LOOP
+        part := p_table || '_p' || to_char(m, 'YYYYMM');
+        IF to_regclass('dw.' || quote_ident(part)) IS NULL THEN
+            part := 'dw.' || quote_ident(part);
+        ELSE
+            part := 'etl.' || quote_ident('bulk_' || part);
+        END IF;
+        EXECUTE format('CREATE TABLE %s PARTITION OF etl.%I FOR VALUES FROM (%L) TO (%L)%s',
+                       part, shadow, m, (m + interval '1 month')::date,
+                       dw.partition_storage(p_table));
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT bulk_month
+                        CHECK (home_month >= %L AND home_month < %L)',
+                       part, m, (m + interval '1 month')::date);
+    END LOOP;
+    RETURN 'etl.' || quote_ident(shadow);
+END
+$$;
+
+CREATE FUNCTION etl._bulk_attach(p_table text) RETURNS void
+LANGUAGE plpgsql
+SET maintenance_work_mem = '512MB' AS $$
+DECLARE
+    shadow regclass := ('etl.' || quote_ident('bulk_' || p_table))::regclass;
+    p      record;
+    cols   text;
+BEGIN
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+    FROM pg_attribute a
+    WHERE a.attrelid = ('dw.' || quote_ident(p_table))::regclass
+      AND a.attnum > 0 AND NOT a.attisdropped;
+    FOR p IN SELECT c.oid::regclass AS part, n.nspname = 'dw' AS final,
+                    pg_get_expr(c.relpartbound, c.oid) AS bound
+             FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE i.inhparent = shadow
+             ORDER BY c.relname LOOP
+        EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', shadow, p.part);
+        IF p.final THEN
+            EXECUTE format('ALTER TABLE dw.%I ATTACH PARTITION %s %s', p_table, p.part, p.bound);
+            -- the partition is not visible to a reader before this
+            -- transaction commits: its lock waits for no one
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT bulk_month', p.part);
+        ELSE
+            EXECUTE format('INSERT INTO dw.%I (%s) SELECT %2$s FROM %s', p_table, cols, p.part);
+            EXECUTE format('DROP TABLE %s', p.part);
+        END IF;
+    END LOOP;
+    EXECUTE format('DROP TABLE %s', shadow);
+END
+$$;
+
+-- Makes p_target hold exactly the rows of p_source (a table of the same
+-- columns), writing only the differences: the rows whose key is gone
+-- deleted, the rows that differ updated, the new ones inserted.  This is
+-- how a derivation rewrites a table whole (a rescore, a full run):
+-- TRUNCATE would lock it ACCESS EXCLUSIVE, and every read of mart would
+-- wait for the whole transaction; and a rescore that changes little
+-- writes little.
+-- Dynamic: the tables, their columns and keys named at run time.
+CREATE FUNCTION etl._sync(p_target regclass, p_source regclass, p_keys text[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+    sets text;
+    olds text;
+    news text;
+    keys text;
+BEGIN
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg(format('%1$I = s.%1$I', a.attname), ', ' ORDER BY a.attnum)
+               FILTER (WHERE NOT a.attname = ANY (p_keys)),
+           string_agg('t.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+               FILTER (WHERE NOT a.attname = ANY (p_keys)),
+           string_agg('s.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+               FILTER (WHERE NOT a.attname = ANY (p_keys))
+    INTO cols, sets, olds, news
+    FROM pg_attribute a
+    WHERE a.attrelid = p_target AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT string_agg(format('t.%1$I = s.%1$I', k), ' AND ') INTO keys FROM unnest(p_keys) k;
+
+    EXECUTE format('DELETE FROM %s t WHERE NOT EXISTS (SELECT FROM %s s WHERE %s)',
+                   p_target, p_source, keys);
+    EXECUTE format('UPDATE %s t SET %s FROM %s s WHERE %s AND ROW(%s) IS DISTINCT FROM ROW(%s)',
+                   p_target, sets, p_source, keys, olds, news);
+    EXECUTE format('INSERT INTO %1$s (%2$s) SELECT %2$s FROM %3$s s
+                    WHERE NOT EXISTS (SELECT FROM %1$s t WHERE %4$s)',
+                   p_target, cols, p_source, keys);
+END
+$$;
+
+-- Adds minus every row of p_table to p_delta (a table of its columns):
+-- the counts of a table kept by signed deltas (dw.unit_month,
+-- dw.step_month, dw.form06_day), counted again from scratch on top of
+-- this, change by the difference only, and only the rows that moved are
+-- written (the same reason as etl._sync's).
+-- Dynamic: the columns named at run time.
+CREATE FUNCTION etl._subtract_all(p_table regclass, p_delta regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    cols text;
+    vals text;
+BEGIN
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg(CASE WHEN a.atttypid IN ('int2'::regtype, 'int4'::regtype,
+                                               'int8'::regtype, 'numeric'::regtype)
+                           THEN '-' ELSE '' END || quote_ident(a.attname),
+                      ', ' ORDER BY a.attnum)
+    INTO cols, vals
+    FROM pg_attribute a
+    WHERE a.attrelid = p_table AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM %s', p_delta, cols, vals, p_table);
 END
 $$;
 
