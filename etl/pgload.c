@@ -418,6 +418,39 @@ static int migrate_in_transaction(PGconn *conn, int current, struct buf *err)
 	return pg_exec(conn, "SELECT etl.after_migrate()", 0, NULL, err);
 }
 
+/*
+ * A migrate that changes a warehouse holding data says so before it
+ * starts.  It is the one writer that readers of mart wait for: applying the
+ * code drops and creates the mart views, a migration may rewrite a table,
+ * and etl.after_migrate may derive everything again, all in one transaction
+ * (README, "Upgrading a warehouse that holds data").
+ */
+static int announce(PGconn *conn, int current, struct buf *err)
+{
+	if (current == 0)
+		return 0; /* a new warehouse: nothing to read yet */
+	int pending = 0;
+	for (size_t i = 0; i < sql_file_count; i++)
+		pending += sql_files[i].version > current;
+	/* etl.code_module came with 010 */
+	int code = current >= 10 ? pg_code_current(conn, err) : 0;
+	if (code < 0)
+		return -1;
+	if (!pending && code)
+		return 0;
+	struct buf out;
+	buf_init(&out, 16);
+	int rc = pg_query_value(conn, "SELECT EXISTS (SELECT FROM dw.dossier_key)", 0, NULL,
+				&out, err);
+	if (rc == 0 && !strcmp(buf_str(&out), "t"))
+		log_warn(NULL, NULL,
+			 "migrate: %d migration(s) and %s to apply to a warehouse that holds data; "
+			 "readers of mart wait until it commits, which may take as long as a rescore",
+			 pending, code ? "no code change" : "the SQL code");
+	buf_release(&out);
+	return rc;
+}
+
 int pg_migrate(PGconn *conn, struct buf *err)
 {
 	if (pg_exec(conn,
@@ -442,7 +475,7 @@ int pg_migrate(PGconn *conn, struct buf *err)
 			 current, SQUASHED_VERSION, SQUASHED_VERSION);
 		return -1;
 	}
-	if (pg_exec(conn, "BEGIN", 0, NULL, err) < 0)
+	if (announce(conn, current, err) < 0 || pg_exec(conn, "BEGIN", 0, NULL, err) < 0)
 		return -1;
 	if (migrate_in_transaction(conn, current, err) < 0 ||
 	    pg_exec(conn, "COMMIT", 0, NULL, err) < 0) {
