@@ -50,7 +50,7 @@ BLOCKER_SQL = """
 SELECT coalesce(w.relation::regclass::text, w.locktype), w.mode, a.pid,
        coalesce((SELECT string_agg(DISTINCT h.mode, '+') FROM pg_locks h
                  WHERE h.pid = a.pid AND h.granted AND h.relation = w.relation), '?'),
-       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160)
+       left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 100)
 FROM pg_locks w
 CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) b(pid)
 JOIN pg_stat_activity a ON a.pid = b.pid
@@ -71,8 +71,8 @@ class Read:
         self.ms, self.fingerprint, self.error, self.blocker = None, None, None, None
 
     def describe(self, t0=None):
-        at = f" at +{self.start - t0:.1f}s" if t0 is not None else ""
-        what = self.error or self.fingerprint
+        at = f" at {self.start - t0:+.1f}s" if t0 is not None else ""
+        what = self.error or "saw " + self.fingerprint.replace("\t", " ")
         blocked = f" [{self.blocker}]" if self.blocker else ""
         return f"{self.name}{at}: {self.ms:.0f} ms, {what}{blocked}"
 
