@@ -19,6 +19,7 @@ One run on this machine, in this order:
           20,000 at 1M, with their whole processing log);
   bi      a year's mart.compliance_total for all units, mart.unit_kpi for
           one unit (median of several runs, psql \\timing);
+  rescore `onestop-etl rescore` of the loaded warehouse, after the night;
   files   the same province-year as export files, one CSV per entity
           (issue 23): the floor `psql \\copy` of the five files into plain
           tables; one `onestop-etl load-file` of the five into an empty
@@ -32,6 +33,12 @@ One run on this machine, in this order:
           other MaHoSo (4M dossiers at 1M) and reports RSS(4M)/RSS(1M) --
           the issue's literal figure, but four times the full run's time,
           which does not fit the 20 minutes `make bench` has.
+
+During each writer (full, night, rescore, files' load-file) a BI session
+(tests/lib/bireader.py: onestop_bi, lock_timeout 1s, a read of mart every
+50 ms) reads mart; the slowest read made during it, and the reads that
+failed (lock timeouts), are printed beside the writer's time (issue 22;
+--bi-reader off leaves it out).
 
 Prints every figure and the ratios full/floor and of the two peak RSS, and
 appends one CSV line to build/bench/results.csv.  --profile (BENCH_PROFILE=1)
@@ -60,6 +67,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, HERE)
+import bireader  # noqa: E402
 import harness  # noqa: E402
 import build_pages  # noqa: E402
 
@@ -80,6 +88,20 @@ PG_SETTINGS = {
     "max_connections": "60",
 }
 BI_UNIT = "000.12.31.H53"      # the busiest district office of the generator
+# What the BI session reads while a writer runs (issue 22): a dashboard's
+# reads, cheap at any size (an index range each), so that the slowest read
+# is the wait for a writer, not the read's own work.  The dossiers are one
+# day's receipts of BI_UNIT (MaHoSo is unit-yymmdd-number).
+BI_READS = {
+    "mart.unit_kpi": "SELECT count(*), coalesce(sum(received), 0) FROM mart.unit_kpi"
+                     " WHERE unit_code = '%s' AND period_kind = 'month'" % BI_UNIT,
+    "mart.dossier": "SELECT count(*), count(legal_outcome) FROM mart.dossier"
+                    " WHERE ma_ho_so >= '%s-210601' AND ma_ho_so < '%s-210602'"
+                    % (BI_UNIT, BI_UNIT),
+    "mart.form06": "SELECT count(*), coalesce(sum(received_total), 0) FROM mart.form06"
+                   " WHERE unit_code = '%s' AND period_kind = 'report_year'"
+                   " AND period_label = '2021'" % BI_UNIT,
+}
 
 
 def say(msg):
@@ -468,6 +490,11 @@ def parse_args(argv):
                     help="the export files: their \\copy floor, one load-file of the five,"
                     " pgloader on the log file (default on)")
     ap.add_argument("--bi-repeat", type=int, default=env_int("BENCH_BI_REPEAT", 7))
+    ap.add_argument("--bi-reader", choices=("on", "off"),
+                    default=os.environ.get("BENCH_BI_READER") or "on",
+                    help="a BI session (onestop_bi, lock_timeout 1s) reading mart every 50 ms"
+                    " during each writer, its slowest read printed beside the writer's time"
+                    " (default on; issue 22)")
     ap.add_argument("--timeout", type=int, default=env_int("BENCH_TIMEOUT", 3600),
                     help="seconds one onestop-etl run may take")
     ap.add_argument("--profile", action="store_true", default=bool(os.environ.get("BENCH_PROFILE")),
@@ -518,6 +545,7 @@ class Bench:
                     "page_size": a.page_size, "night_dossiers": a.night}
         self.servers = []
         self.cluster = None
+        self.bi_lines = {}
 
     def server(self, name, *args):
         s = PageServer(self.pages, self.work, name, *args)
@@ -529,6 +557,41 @@ class Bench:
                           os.path.join(self.work, "%s.conf" % name))
         return run_etl(conf, args, os.path.join(self.work, name + ".log"),
                        self.a.timeout, timed, perf)
+
+    def bi_during(self, db, key, writer):
+        """writer() with a BI session reading db (tests/lib/bireader.py:
+        onestop_bi, lock_timeout 1s, BI_READS every 50 ms) from before it
+        starts to after it ends; the reads started during it go into the
+        figures KEY_reads, KEY_read_max_ms, KEY_read_errors and
+        KEY_read_timeouts, and the lines say_bi(KEY) prints.  Returns
+        writer()'s value."""
+        if self.a.bi_reader == "off":
+            return writer()
+        reader = bireader.BiReader(self.cluster, db, BI_READS).start()
+        try:
+            t0 = time.time()
+            got = writer()
+            t1 = time.time()
+        finally:
+            reader.stop()
+        reads = reader.between(t0, t1)
+        errors = reader.errors(reads)
+        slowest = reader.slowest(reads)
+        fig = self.fig
+        fig[key + "_reads"] = len(reads)
+        fig[key + "_read_max_ms"] = round(slowest.ms, 1) if slowest else None
+        fig[key + "_read_errors"] = len(errors)
+        fig[key + "_read_timeouts"] = sum(
+            1 for r in errors if r.error.startswith(bireader.LOCK_TIMEOUT))
+        self.bi_lines[key] = ["  BI reads during it: %d, slowest %s; %d failed (%d lock timeouts)"
+                              % (len(reads), slowest.describe(t0) if slowest else "-",
+                                 len(errors), fig[key + "_read_timeouts"])]
+        self.bi_lines[key] += ["    failed: " + r.describe(t0) for r in errors[:3]]
+        return got
+
+    def say_bi(self, key):
+        for line in self.bi_lines.get(key, ()):
+            say(line)
 
     def stage_pages(self):
         say("bench: pages for %d dossiers" % self.a.dossiers)
@@ -557,8 +620,9 @@ class Bench:
         if self.a.profile:
             pgss_reset(c, "onestop")
         perf = os.path.join(self.work, "perf-full.data") if self.a.profile else None
-        fig["full_s"], fig["rss_kib"], fig["full_cpu_s"] = self.etl(
-            "onestop", self.main, "full", ["run", "--full"], perf=perf)
+        fig["full_s"], fig["rss_kib"], fig["full_cpu_s"] = self.bi_during(
+            "onestop", "full", lambda: self.etl("onestop", self.main, "full", ["run", "--full"],
+                                                perf=perf))
         check_run(c, "onestop", "full", self.full_rows)
         ph = phases(os.path.join(self.work, "full.log"))
         fig["full_commit_s"] = round(ph.get("commit", 0), 1)
@@ -567,6 +631,7 @@ class Bench:
                 fig["full_s"], fig["rss_kib"] / 1024, fig["full_cpu_s"],
                 ", ".join("%s %.1f" % (e, ph[e]) for e in ENTITIES if e in ph),
                 ph.get("commit", 0)))
+        self.say_bi("full")
         fig["ratio_full_floor"] = round(fig["full_s"] / fig["floor_s"], 2)
         if self.a.profile:
             say("  profile: PostgreSQL statements of the full run (nested):\n"
@@ -586,13 +651,15 @@ class Bench:
         if self.a.profile:
             pgss_reset(c, "onestop")
         wal0 = self.wal_counters()
-        fig["night_s"], _, _ = self.etl("onestop", self.main, "night", ["run"])
+        fig["night_s"], _, _ = self.bi_during(
+            "onestop", "night", lambda: self.etl("onestop", self.main, "night", ["run"]))
         wal1 = self.wal_counters()
         check_run(c, "onestop", "night", rows_of(self.manifest, "night"))
         ph = phases(os.path.join(self.work, "night.log"))
         say("bench: night (%d dossiers changed): %.2f s  (extract %.2f; merge+derive %.2f)"
             % (self.a.night, fig["night_s"],
                sum(v for k, v in ph.items() if k in ENTITIES), ph.get("commit", 0)))
+        self.say_bi("night")
         say("  night's WAL: %.0f MB, %d full-page images; checkpoints during it: %d"
             % ((wal1[0] - wal0[0]) / 1e6, wal1[1] - wal0[1], wal1[2] - wal0[2]))
         if self.a.profile:
@@ -611,6 +678,16 @@ class Bench:
             % (fig["bi_compliance_total_ms"], n1, fig["bi_unit_kpi_ms"], n2,
                fig["bi_form06_ms"], n3))
         fig["db_mb"] = round(int(c.psql("onestop", "SELECT pg_database_size('onestop')")) / 1e6)
+
+    def stage_rescore(self):
+        """`onestop-etl rescore` of the loaded warehouse, after the night:
+        every dossier's derivation and every mart again (issue 22's fourth
+        writer)."""
+        fig = self.fig
+        fig["rescore_s"], _, _ = self.bi_during(
+            "onestop", "rescore", lambda: self.etl("onestop", self.main, "rescore", ["rescore"]))
+        say("bench: rescore: %.2f s" % fig["rescore_s"])
+        self.say_bi("rescore")
 
     def stage_files(self):
         """The province-year as five export files: \\copy floor, one
@@ -635,8 +712,9 @@ class Bench:
             run_etl(conf, ["migrate"], os.path.join(self.work, "migrate-files.log"),
                     self.a.timeout, timed=False)
             log = os.path.join(self.work, "load-file.log")
-            fig["files_load_s"], fig["files_rss_kib"], _ = run_etl(
-                conf, ["load-file", "--source", "files", folder], log, self.a.timeout)
+            fig["files_load_s"], fig["files_rss_kib"], _ = self.bi_during(
+                "files", "files", lambda: run_etl(
+                    conf, ["load-file", "--source", "files", folder], log, self.a.timeout))
             check_run(c, "files", "load-file", self.full_rows)
             ph = phases(log)
             fig["ratio_files_floor"] = round(fig["files_load_s"] / fig["files_floor_s"], 2)
@@ -645,6 +723,7 @@ class Bench:
                     fig["files_load_s"], fig["files_rss_kib"] / 1024,
                     ", ".join("%s %.1f" % (e, ph[e]) for e in ENTITIES if e in ph),
                     ph.get("commit", 0)))
+            self.say_bi("files")
             c.psql("postgres", "DROP DATABASE files")
             self.stage_pgloader(paths["quatrinh"])
         finally:
@@ -696,8 +775,8 @@ class Bench:
         failed = None
         try:
             for stage in (self.stage_pages, self.stage_floor, self.stage_full,
-                          self.stage_night, self.stage_bi, self.stage_rss,
-                          self.stage_files):
+                          self.stage_night, self.stage_bi, self.stage_rescore,
+                          self.stage_rss, self.stage_files):
                 stage()
         except Exception as e:  # report what was measured, then the failure
             failed = "%s: %s" % (stage.__name__[6:], e)
@@ -741,7 +820,12 @@ COLUMNS = ["date", "dossiers", "rows_hoso", "rows_quatrinh", "rows_bosung", "pag
            "bi_compliance_total_ms", "bi_unit_kpi_ms", "db_mb", "total_s", "loadavg",
            "commit", "failed", "files_mb", "files_floor_s", "files_floor_log_s", "files_load_s",
            "files_rss_kib", "ratio_files_floor", "pgloader_s", "pgloader_rss_kib",
-           "ratio_pgloader_floor", "pgloader_note", "bi_form06_ms"]
+           "ratio_pgloader_floor", "pgloader_note", "bi_form06_ms",
+           "full_reads", "full_read_max_ms", "full_read_errors", "full_read_timeouts",
+           "night_reads", "night_read_max_ms", "night_read_errors", "night_read_timeouts",
+           "rescore_s", "rescore_reads", "rescore_read_max_ms", "rescore_read_errors",
+           "rescore_read_timeouts",
+           "files_reads", "files_read_max_ms", "files_read_errors", "files_read_timeouts"]
 
 
 def fmt(fig, key, spec, unit=""):
@@ -757,6 +841,17 @@ def csv_value(v):
     return v
 
 
+def bi_read_line(fig, key):
+    """Under a writer's line: the slowest read of the BI session during it."""
+    if fig.get(key + "_reads") is None:
+        return
+    timeouts = fig[key + "_read_timeouts"]
+    say("    BI read, slowest %10s   (target <= 1 s, aim 100 ms; %d reads, %d failed, %d"
+        " lock timeouts%s)" % (
+            fmt(fig, key + "_read_max_ms", "%.0f", " ms"), fig[key + "_reads"],
+            fig[key + "_read_errors"], timeouts, ": waits cut at 1 s" if timeouts else ""))
+
+
 def report(fig, a):
     say("")
     say("onestop-etl bench: %d dossiers, %s log steps, %s supplements (%s)" % (
@@ -766,8 +861,14 @@ def report(fig, a):
     say("  floor              %10s" % fmt(fig, "floor_s", "%.1f", " s"))
     say("  full               %10s   full/floor %s   (target <= 2.0, aim 1.3)"
         % (fmt(fig, "full_s", "%.1f", " s"), fmt(fig, "ratio_full_floor", "%.2f")))
+    bi_read_line(fig, "full")
     say("  night              %10s   (target <= 5 s; %d dossiers changed)"
         % (fmt(fig, "night_s", "%.2f", " s"), fig["night_dossiers"]))
+    bi_read_line(fig, "night")
+    if fig.get("rescore_s"):
+        say("  rescore            %10s   (the loaded warehouse, after the night)"
+            % fmt(fig, "rescore_s", "%.2f", " s"))
+        bi_read_line(fig, "rescore")
     say("  peak RSS           %10s   (target <= 64 MiB)"
         % (fmt(fig, "rss_kib", "%.0f", " KiB")))
     if fig.get("rss_2_kib"):
@@ -781,6 +882,7 @@ def report(fig, a):
         say("  files: load-file  %10s   load-file/floor %s   (target <= 2.0; one invocation,"
             " five files)" % (fmt(fig, "files_load_s", "%.1f", " s"),
                               fmt(fig, "ratio_files_floor", "%.2f")))
+        bi_read_line(fig, "files")
     if fig.get("pgloader_s"):
         say("  pgloader, log file %10s   pgloader/floor %s%s"
             % (fmt(fig, "pgloader_s", "%.1f", " s"), fmt(fig, "ratio_pgloader_floor", "%.2f"),
