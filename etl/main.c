@@ -1244,6 +1244,7 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "period", required_argument, NULL, 'P' },
 		{ "unit", required_argument, NULL, 'u' },
+		{ "units", required_argument, NULL, 'U' },
 		{ "out", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1251,10 +1252,14 @@ static int cmd_report(struct globals *g, int argc, char **argv)
 	const char *out = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'o')
+		if (c == 'o') {
 			out = optarg;
-		else if (!scope_option(c, &req))
+		} else if (c == 'U') {
+			if (parse_units("report", optarg, &req.current_units) < 0)
+				return EXIT_USAGE;
+		} else if (!scope_option(c, &req)) {
 			return usage_error("report", "bad option");
+		}
 	}
 	if (!req.period || !out)
 		return usage_error("report", "needs --period P and --out FILE.html");
@@ -1387,8 +1392,13 @@ static const struct command commands[] = {
 	  "(default: the current year); --profile defaults to every profile.\n"
 	  "--units current scores every current unit (the unit lineage) from its own\n"
 	  "and its predecessors' counts summed; --unit then names a current unit.\n" },
-	{ "report", cmd_report, "report --period P [--profile P] [--unit CODE] --out FILE.html",
-	  "Write the scorecard as one self-contained HTML page.\n" },
+	{ "report", cmd_report,
+	  "report --period P [--profile P] [--unit CODE] [--units recorded|current]\n"
+	  "                   --out FILE.html",
+	  "Write the scorecard as one self-contained HTML page. --units current shows\n"
+	  "every current unit (the unit lineage) with its predecessors' counts summed,\n"
+	  "its monthly trend including their months before the cut-over; --unit then\n"
+	  "names a current unit.\n" },
 	{ "form06", cmd_form06,
 	  "form06 (--period P [--calendar] | --from DATE --to DATE) [--unit CODE [--subtree]]\n"
 	  "                   [--units recorded|current] [--format table|csv|xlsx] [--out FILE]",

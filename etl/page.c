@@ -218,19 +218,32 @@ static void period_words(const char *kind, const char *start, struct buf *vi,
 		 days_in_month(y, last), last, y);
 }
 
-static const char head_sql[] =
-    "SELECT (SELECT to_char(max(derived_at), 'DD/MM/YYYY HH24:MI')"
-    "         FROM mart.freshness),"
-    " (SELECT to_char(max(watermark), 'DD/MM/YYYY HH24:MI')"
-    "   FROM mart.freshness),"
-    " (SELECT count(*) FROM mart.unit_kpi"
-    "   WHERE period_kind = $1 AND period_start = $2::date"
-    "   AND ($3::text IS NULL OR unit_code = $3)),"
-    " (SELECT string_agg(DISTINCT profile, ', ' ORDER BY profile)"
-    "   FROM mart.compliance_total"
-    "   WHERE period_kind = $1 AND period_start = $2::date"
-    "   AND ($4::text IS NULL OR profile = $4)),"
-    " (SELECT unit_name FROM mart.unit WHERE unit_code = $3)";
+/*
+ * A query of the page as recorded (mart.unit_kpi ...) and by current unit
+ * (--units current: mart.unit_kpi_current ...), from one text.
+ */
+static const char *by_units(const struct html *h, const char *recorded,
+			    const char *current)
+{
+	return h->req->current_units ? current : recorded;
+}
+
+#define HEAD_SQL(kpi)                                                          \
+	"SELECT (SELECT to_char(max(derived_at), 'DD/MM/YYYY HH24:MI')"        \
+	"         FROM mart.freshness),"                                       \
+	" (SELECT to_char(max(watermark), 'DD/MM/YYYY HH24:MI')"               \
+	"   FROM mart.freshness),"                                             \
+	" (SELECT count(*) FROM " kpi                                          \
+	"   WHERE period_kind = $1 AND period_start = $2::date"                \
+	"   AND ($3::text IS NULL OR unit_code = $3)),"                        \
+	" (SELECT string_agg(DISTINCT profile, ', ' ORDER BY profile)"         \
+	"   FROM mart.compliance_total"                                        \
+	"   WHERE period_kind = $1 AND period_start = $2::date"                \
+	"   AND ($4::text IS NULL OR profile = $4)),"                          \
+	" (SELECT unit_name FROM mart.unit WHERE unit_code = $3)"
+
+static const char head_sql[] = HEAD_SQL("mart.unit_kpi");
+static const char head_current_sql[] = HEAD_SQL("mart.unit_kpi_current");
 
 static void meta_row(FILE *out, const char *vi, const char *en)
 {
@@ -258,6 +271,11 @@ static void page_meta(struct html *h, PGresult *res)
 		fputs("tất cả <i>/ all</i>: ", out);
 		fig(out, "units", &none, PQgetvalue(res, 0, 2));
 	}
+	if (h->req->current_units)
+		fputs(" · theo đơn vị hiện nay, cộng cả các đơn vị tiền thân"
+		      " <i>/ by current unit, its predecessors' figures"
+		      " included</i>",
+		      out);
 	fputs("</dd>", out);
 	meta_row(out, "Bộ tiêu chí", "Scoring profiles");
 	html_text(out, *PQgetvalue(res, 0, 3) ? PQgetvalue(res, 0, 3) : "—");
@@ -276,7 +294,8 @@ static int page_start(struct html *h)
 {
 	const char *params[] = {h->kind, h->start, h->req->unit,
 				h->req->profile};
-	PGresult *res = html_query(h, head_sql, 4, params);
+	PGresult *res = html_query(
+	    h, by_units(h, head_sql, head_current_sql), 4, params);
 	if (!res)
 		return -1;
 	FILE *out = h->out;
@@ -314,26 +333,30 @@ enum trend_col {
  * Province-level rates from the counts summed over the units in scope
  * (never an average of rates), rounded as rules.md rounds every rate.
  */
-static const char trend_sql[] =
-    "WITH p (label, kind, start, ord) AS ("
-    "  SELECT to_char(m, 'YYYY-MM'), 'month', m::date, 0"
-    "  FROM generate_series($2::date,"
-    "       $2::date + $3::interval - interval '1 day',"
-    "       interval '1 month') AS m"
-    "  UNION ALL SELECT 'all', $1::text, $2::date, 1)"
-    " SELECT p.label, count(k.unit_code), coalesce(sum(k.resolved), 0),"
-    " round(100.0 * sum(k.resolved_early + k.resolved_on_time)"
-    "       / nullif(sum(k.resolved), 0), 2),"
-    " round(100.0 * sum(k.resolved - k.resolved_late_legal"
-    "                   - k.resolved_unknown_legal)"
-    "       / nullif(sum(k.resolved - k.resolved_unknown_legal), 0), 2),"
-    " coalesce(sum(k.masked_late), 0),"
-    " round(100.0 * sum(k.progress_in_time)"
-    "       / nullif(sum(k.progress_total), 0), 2)"
-    " FROM p LEFT JOIN mart.unit_kpi k"
-    " ON k.period_kind = p.kind AND k.period_start = p.start"
-    " AND ($4::text IS NULL OR k.unit_code = $4)"
-    " GROUP BY p.label, p.ord, p.start ORDER BY p.ord, p.start";
+#define TREND_SQL(kpi)                                                         \
+	"WITH p (label, kind, start, ord) AS ("                                \
+	"  SELECT to_char(m, 'YYYY-MM'), 'month', m::date, 0"                  \
+	"  FROM generate_series($2::date,"                                     \
+	"       $2::date + $3::interval - interval '1 day',"                   \
+	"       interval '1 month') AS m"                                      \
+	"  UNION ALL SELECT 'all', $1::text, $2::date, 1)"                     \
+	" SELECT p.label, count(k.unit_code), coalesce(sum(k.resolved), 0),"   \
+	" round(100.0 * sum(k.resolved_early + k.resolved_on_time)"            \
+	"       / nullif(sum(k.resolved), 0), 2),"                             \
+	" round(100.0 * sum(k.resolved - k.resolved_late_legal"                \
+	"                   - k.resolved_unknown_legal)"                       \
+	"       / nullif(sum(k.resolved - k.resolved_unknown_legal), 0), 2),"  \
+	" coalesce(sum(k.masked_late), 0),"                                    \
+	" round(100.0 * sum(k.progress_in_time)"                               \
+	"       / nullif(sum(k.progress_total), 0), 2)"                        \
+	" FROM p LEFT JOIN " kpi " k"                                          \
+	" ON k.period_kind = p.kind AND k.period_start = p.start"              \
+	" AND ($4::text IS NULL OR k.unit_code = $4)"                          \
+	" GROUP BY p.label, p.ord, p.start ORDER BY p.ord, p.start"
+
+static const char trend_sql[] = TREND_SQL("mart.unit_kpi");
+/* a current unit's months before its cut-over are its predecessors' */
+static const char trend_current_sql[] = TREND_SQL("mart.unit_kpi_current");
 
 static int load_trend(struct html *h)
 {
@@ -341,7 +364,8 @@ static int load_trend(struct html *h)
 			   : !strcmp(h->kind, "quarter") ? "3 months"
 							 : "1 month";
 	const char *params[] = {h->kind, h->start, span, h->req->unit};
-	h->trend = html_query(h, trend_sql, 4, params);
+	h->trend = html_query(h, by_units(h, trend_sql, trend_current_sql), 4,
+				  params);
 	if (!h->trend)
 		return -1;
 	h->months = PQntuples(h->trend) - 1;
@@ -650,14 +674,18 @@ static void section_trend(struct html *h)
 
 enum crit_col { K_PROFILE, K_CRITERION, K_LABEL, K_METRIC, K_TARGET, K_MAX };
 
-static const char criteria_sql[] =
-    "SELECT DISTINCT ON (profile, criterion) profile, criterion, label,"
-    " metric, target::text, max_points::text"
-    " FROM mart.compliance_score"
-    " WHERE period_kind = $1 AND period_start = $2::date"
-    " AND ($3::text IS NULL OR profile = $3)"
-    " AND ($4::text IS NULL OR unit_code = $4)"
-    " ORDER BY profile, criterion, unit_code";
+#define CRITERIA_SQL(scores)                                                   \
+	"SELECT DISTINCT ON (profile, criterion) profile, criterion, label,"   \
+	" metric, target::text, max_points::text"                              \
+	" FROM " scores                                                        \
+	" WHERE period_kind = $1 AND period_start = $2::date"                  \
+	" AND ($3::text IS NULL OR profile = $3)"                              \
+	" AND ($4::text IS NULL OR unit_code = $4)"                            \
+	" ORDER BY profile, criterion, unit_code"
+
+static const char criteria_sql[] = CRITERIA_SQL("mart.compliance_score");
+static const char criteria_current_sql[] =
+    CRITERIA_SQL("dw.compliance_score_current($1, $2::date)");
 
 static void criterion_header(FILE *out, PGresult *crit, int c)
 {
@@ -808,8 +836,12 @@ static int section_scores(struct html *h)
 	FILE *out = h->out;
 	const char *params[] = {h->kind, h->start, h->req->profile,
 				h->req->unit};
-	PGresult *res = html_query(h, score_sql, 4, params);
-	PGresult *crit = res ? html_query(h, criteria_sql, 4, params) : NULL;
+	PGresult *res = html_query(
+	    h, by_units(h, score_sql, score_current_sql), 4, params);
+	PGresult *crit =
+	    res ? html_query(h, by_units(h, criteria_sql, criteria_current_sql),
+			     4, params)
+		: NULL;
 	if (!crit) {
 		PQclear(res);
 		return -1;
@@ -858,24 +890,27 @@ enum level_col {
  * Per unit as stored; the first row (unit_code '') sums the units in
  * scope and computes its shares from the sums.
  */
-static const char level_sql[] =
-    "SELECT coalesce(k.unit_code, ''), coalesce(max(k.unit_name), ''),"
-    " sum(k.procedures_total), sum(k.procedures_level2plus),"
-    " sum(k.procedures_level3plus), sum(k.procedures_level4),"
-    " CASE WHEN grouping(k.unit_code) = 0 THEN max(k.pct_level2plus)"
-    "  ELSE round(100.0 * sum(k.procedures_level2plus)"
-    "             / nullif(sum(k.procedures_total), 0), 2) END,"
-    " CASE WHEN grouping(k.unit_code) = 0 THEN max(k.pct_level3plus)"
-    "  ELSE round(100.0 * sum(k.procedures_level3plus)"
-    "             / nullif(sum(k.procedures_total), 0), 2) END,"
-    " CASE WHEN grouping(k.unit_code) = 0 THEN max(k.pct_level4)"
-    "  ELSE round(100.0 * sum(k.procedures_level4)"
-    "             / nullif(sum(k.procedures_total), 0), 2) END"
-    " FROM mart.unit_kpi k"
-    " WHERE k.period_kind = $1 AND k.period_start = $2::date"
-    " AND ($3::text IS NULL OR k.unit_code = $3)"
-    " GROUP BY GROUPING SETS ((), (k.unit_code)) HAVING count(*) > 0"
-    " ORDER BY grouping(k.unit_code) DESC, k.unit_code";
+#define LEVEL_SQL(kpi)                                                         \
+	"SELECT coalesce(k.unit_code, ''), coalesce(max(k.unit_name), ''),"    \
+	" sum(k.procedures_total), sum(k.procedures_level2plus),"              \
+	" sum(k.procedures_level3plus), sum(k.procedures_level4),"             \
+	" CASE WHEN grouping(k.unit_code) = 0 THEN max(k.pct_level2plus)"      \
+	"  ELSE round(100.0 * sum(k.procedures_level2plus)"                    \
+	"             / nullif(sum(k.procedures_total), 0), 2) END,"           \
+	" CASE WHEN grouping(k.unit_code) = 0 THEN max(k.pct_level3plus)"      \
+	"  ELSE round(100.0 * sum(k.procedures_level3plus)"                    \
+	"             / nullif(sum(k.procedures_total), 0), 2) END,"           \
+	" CASE WHEN grouping(k.unit_code) = 0 THEN max(k.pct_level4)"          \
+	"  ELSE round(100.0 * sum(k.procedures_level4)"                        \
+	"             / nullif(sum(k.procedures_total), 0), 2) END"            \
+	" FROM " kpi " k"                                                      \
+	" WHERE k.period_kind = $1 AND k.period_start = $2::date"              \
+	" AND ($3::text IS NULL OR k.unit_code = $3)"                          \
+	" GROUP BY GROUPING SETS ((), (k.unit_code)) HAVING count(*) > 0"      \
+	" ORDER BY grouping(k.unit_code) DESC, k.unit_code"
+
+static const char level_sql[] = LEVEL_SQL("mart.unit_kpi");
+static const char level_current_sql[] = LEVEL_SQL("mart.unit_kpi_current");
 
 /* The plan's targets: Kế hoạch 49's profile first, else any profile scoring the
  * share. */
@@ -965,7 +1000,8 @@ static int section_levels(struct html *h)
 {
 	FILE *out = h->out;
 	const char *params[] = {h->kind, h->start, h->req->unit};
-	PGresult *res = html_query(h, level_sql, 3, params);
+	PGresult *res = html_query(h, by_units(h, level_sql, level_current_sql),
+				   3, params);
 	PGresult *targets =
 	    res ? html_query(h, level_target_sql, 2, params) : NULL;
 	if (!targets) {
@@ -1008,14 +1044,28 @@ static int section_levels(struct html *h)
 
 enum delay_col { D_UNIT, D_NAME, D_DEPARTMENT, D_STEPS, D_LATE, D_RATE };
 
-static const char delay_sql[] =
-    "SELECT d.unit_code, coalesce(u.unit_name, ''), d.department, d.steps,"
-    " d.steps_late, coalesce(d.late_rate::text, '')"
-    " FROM mart.step_delay d LEFT JOIN mart.unit u USING (unit_code)"
-    " WHERE d.period_kind = $1 AND d.period_start = $2::date"
-    " AND d.steps_late > 0 AND ($3::text IS NULL OR d.unit_code = $3)"
-    " ORDER BY d.steps_late DESC, d.late_rate DESC, d.unit_code,"
-    " d.department LIMIT 10";
+#define DELAY_SQL(delays)                                                      \
+	"SELECT d.unit_code, coalesce(u.unit_name, ''), d.department, d.steps," \
+	" d.steps_late, coalesce(d.late_rate::text, '')"                       \
+	" FROM " delays " d LEFT JOIN mart.unit u USING (unit_code)"           \
+	" WHERE d.period_kind = $1 AND d.period_start = $2::date"              \
+	" AND d.steps_late > 0 AND ($3::text IS NULL OR d.unit_code = $3)"     \
+	" ORDER BY d.steps_late DESC, d.late_rate DESC, d.unit_code,"          \
+	" d.department LIMIT 10"
+
+static const char delay_sql[] = DELAY_SQL("mart.step_delay");
+/*
+ * By current unit, a department's steps are summed over the unit and its
+ * predecessors, and the late rate is recomputed from the sums as
+ * etl._build_step_delay computes it (kpi.sql).
+ */
+static const char delay_current_sql[] = DELAY_SQL(
+    "(SELECT coalesce(c.current_code, s.unit_code) AS unit_code,"
+    " s.department, s.period_kind, s.period_start,"
+    " sum(s.steps)::bigint AS steps, sum(s.steps_late)::bigint AS steps_late,"
+    " dw.pct(sum(s.steps_late)::bigint, sum(s.steps)::bigint) AS late_rate"
+    " FROM mart.step_delay s LEFT JOIN mart.unit c USING (unit_code)"
+    " GROUP BY 1, 2, 3, 4)");
 
 static void delay_row(FILE *out, PGresult *res, int r, double most)
 {
@@ -1049,7 +1099,8 @@ static int section_delays(struct html *h)
 {
 	FILE *out = h->out;
 	const char *params[] = {h->kind, h->start, h->req->unit};
-	PGresult *res = html_query(h, delay_sql, 3, params);
+	PGresult *res = html_query(h, by_units(h, delay_sql, delay_current_sql),
+				   3, params);
 	if (!res)
 		return -1;
 	heading(out, "delays",

@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """make demo: a local PostgreSQL cluster (kept in var/demo, reused next
 time), the simulator serving a year of the sample province (Sở GDĐT Sóc
-Trăng and its district offices), the nightly job, the scorecard, and form 06
-of the last full report quarter as the workbook an office sends."""
+Trăng and its district offices) with a reorganisation in it (two district
+offices merged on 1 October, and the lineage file that says so), the
+nightly job, the scorecard as recorded and by current unit, and form 06 of
+the last full report quarter as the workbook an office sends."""
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "sim"))
 import harness  # noqa: E402
+import gen  # noqa: E402
 
 ROOT = harness.ROOT
 VAR = os.path.join(ROOT, "var", "demo")
@@ -39,7 +43,8 @@ def main():
     pg = cluster()
     if pg.psql("postgres", "SELECT 1 FROM pg_database WHERE datname = 'onestop'").strip() != "1":
         pg.psql("postgres", "CREATE DATABASE onestop")
-    sim = harness.Simulator(seed=49, year=2021, dossiers=DOSSIERS, token="demo-token")
+    sim = harness.Simulator(seed=49, year=2021, dossiers=DOSSIERS, token="demo-token",
+                            reorg=True)
     token = os.path.join(VAR, "demo.token")
     with open(token, "w") as f:
         f.write("demo-token\n")
@@ -48,6 +53,14 @@ def main():
                                 [("soctrang-sgddt", sim.url,
                                   {"token_file": token, "page_size": 2000})],
                                 "[report]\nrecipient = Văn phòng UBND tỉnh Sóc Trăng")
+    # the lineage of the sample's reorganisation, shipped with the demo
+    lineage = os.path.join(VAR, "unit-lineage.csv")
+    with open(lineage, "w") as f:
+        f.write(gen.reorg_lineage(2021))
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("[rules]\n", f"[rules]\nlineage = {lineage}\n", 1))
     env = dict(os.environ)
 
     def etl(*args):
@@ -74,6 +87,8 @@ def main():
     print()
     report = os.path.join(VAR, "report-2021.html")
     etl("report", "--period", "2021", "--out", report)
+    report_current = os.path.join(VAR, "report-2021-current.html")
+    etl("report", "--period", "2021", "--units", "current", "--out", report_current)
     # the last report quarter (15th to 14th) that ended within the data
     quarter = pg.psql("onestop", """
         SELECT p.period_label FROM dw.form06_state s,
@@ -85,11 +100,15 @@ def main():
         etl("form06", "--period", quarter, "--format", "xlsx", "--out", workbook)
     sim.stop()
     print(f"The scorecard as a page: {report} (open it in a browser; prints to PDF)")
+    print(f"The same page by current unit: {report_current}")
     if quarter:
         print(f"Form 06 of report quarter {quarter}: {workbook} (the official workbook)")
     print(f"The warehouse stays up: psql -h {pg.sock} -p {pg.port} -U postgres onestop")
     print(f"Configuration: {conf}\n")
     etl("score", "--profile", "kh49-2021", "--period", "2021")
+    print(f"\nThe same scorecard by current unit: {gen.REORG_FROM} merged into {gen.REORG_TO}"
+          f" on 2021-10-01 ({lineage})")
+    etl("score", "--profile", "kh49-2021", "--period", "2021", "--units", "current")
     return 0 if ok else 1
 
 

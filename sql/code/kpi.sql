@@ -129,58 +129,89 @@ LANGUAGE sql AS $$
     ANALYZE pg_temp.touched_step;
 $$;
 
+-- The SELECT list of mart.unit_kpi over a FROM item n whose columns are
+-- its counts, named as in mart.unit_kpi: every column in its order, each
+-- rate by its one definition, dw.kpi_rates (below), so that no rate is
+-- written twice.  A numeric column without a definition is an error, not
+-- a NULL.
+CREATE FUNCTION etl._unit_kpi_columns() RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    a    record;
+    r    record;
+    cols text := '';
+BEGIN
+    FOR a IN
+        SELECT attname::text AS name, format_type(atttypid, atttypmod) AS typ
+        FROM pg_attribute
+        WHERE attrelid = 'mart.unit_kpi'::regclass AND attnum > 0 AND NOT attisdropped
+        ORDER BY attnum
+    LOOP
+        SELECT * INTO r FROM dw.kpi_rates() d WHERE d.rate = a.name;
+        IF FOUND THEN
+            cols := cols || format(', dw.pct((%s)::bigint, (%s)::bigint)',
+                                   r.numerator, r.denominator);
+        ELSIF a.typ = 'numeric' THEN
+            RAISE EXCEPTION 'mart.unit_kpi.%: a rate without a definition in dw.kpi_rates()',
+                a.name;
+        ELSE
+            cols := cols || format(', n.%I', a.name);
+        END IF;
+    END LOOP;
+    RETURN substr(cols, 3);
+END
+$$;
+
 -- Rebuilds the touched unit_kpi rows from the monthly counts and the
 -- catalogue in force at the end of each period (at p_as_of for a period not
--- ended).
+-- ended): the counts of each row here, its rates from them as
+-- etl._unit_kpi_columns writes them.  In the statement, $1 is p_from, $2
+-- p_to and $3 p_as_of.
 CREATE FUNCTION etl._build_unit_kpi(p_from date, p_to date, p_as_of timestamptz)
 RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     DELETE FROM mart.unit_kpi k USING pg_temp.touched_kpi t
     WHERE k.unit_code = t.unit_code AND k.period_kind = t.period_kind
       AND k.period_start = t.period_start;
 
+    EXECUTE format($sql$
     INSERT INTO mart.unit_kpi
+    SELECT %s FROM (
     WITH current_period AS MATERIALIZED (
         -- the periods not ended, as they stand at the run's start: each
         -- begins in the year of the run's start or later
         SELECT x.k_unit AS unit_code, k.kind AS period_kind,
                dw.period_of(k.kind, x.receipt_date) AS period_start,
                count(*) FILTER (WHERE dw.in_time_at(x.class, x.close_date, x.declared_outcome,
-                                                    x.due_date, dw.local_date(p_as_of)))
+                                                    x.due_date, dw.local_date($3)))
                    AS progress_in_time
         FROM dw.dossier_derived x
         CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) k (kind)
-        WHERE x.home_month >= dw.period_of('year', dw.local_date(p_as_of))
-          AND x.receipt_date >= dw.period_of('year', dw.local_date(p_as_of))
+        WHERE x.home_month >= dw.period_of('year', dw.local_date($3))
+          AND x.receipt_date >= dw.period_of('year', dw.local_date($3))
         GROUP BY 1, 2, 3
     )
     SELECT t.unit_code, u.unit_name, t.period_kind, t.period_start,
            m.received, m.received_direct, m.received_online, m.received_postal,
            m.online_eligible, m.online_eligible_online,
-           dw.pct(m.online_eligible_online, m.online_eligible),
            m.resolved, m.resolved_early, m.resolved_on_time, m.resolved_late,
-           dw.pct(m.resolved_early + m.resolved_on_time, m.resolved),
            m.resolved_late_legal, m.resolved_unknown_legal,
-           dw.pct(m.resolved - m.resolved_late_legal - m.resolved_unknown_legal,
-                  m.resolved - m.resolved_unknown_legal),
            m.masked_late, m.withdrawn, m.on_software,
-           dw.pct(m.on_software, m.received),
-           m.fee_received, m.paid_online, dw.pct(m.paid_online, m.fee_received),
-           c.total, c.level2plus, c.level3plus, c.level4,
-           dw.pct(c.level2plus, c.total), dw.pct(c.level3plus, c.total),
-           dw.pct(c.level4, c.total),
-           m.received, g.progress_in_time, dw.pct(g.progress_in_time, m.received),
-           m.online_full_eligible, m.online_full,
-           dw.pct(m.online_full, m.online_full_eligible)
+           m.fee_received, m.paid_online,
+           c.total AS procedures_total, c.level2plus AS procedures_level2plus,
+           c.level3plus AS procedures_level3plus, c.level4 AS procedures_level4,
+           m.received AS progress_total, g.progress_in_time,
+           m.online_full_eligible, m.online_full
     FROM pg_temp.touched_kpi t
     JOIN dw.kpi_unit USING (unit_code)
-    JOIN dw.periods(p_from, p_to) p USING (period_kind, period_start)
+    JOIN dw.periods($1, $2) p USING (period_kind, period_start)
     LEFT JOIN dw.unit u USING (unit_code)
     CROSS JOIN LATERAL (
         -- versions with updated_at before cut are in force at the end
-        SELECT CASE WHEN (p.period_end::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') <= p_as_of
+        SELECT CASE WHEN (p.period_end::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh') <= $3
                     THEN p.period_end::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh'
-                    ELSE p_as_of + interval '1 microsecond' END AS cut) e
+                    ELSE $3 + interval '1 microsecond' END AS cut) e
     CROSS JOIN LATERAL (
         SELECT coalesce(sum(x.received), 0)::bigint AS received,
                coalesce(sum(x.received_direct), 0)::bigint AS received_direct,
@@ -211,13 +242,16 @@ LANGUAGE sql AS $$
            ON cp.unit_code = t.unit_code AND cp.period_kind = t.period_kind
           AND cp.period_start = t.period_start
     CROSS JOIN LATERAL (
-        SELECT CASE WHEN p.period_end - 1 > dw.local_date(p_as_of)
+        SELECT CASE WHEN p.period_end - 1 > dw.local_date($3)
                     THEN coalesce(cp.progress_in_time, 0)
                     WHEN t.period_kind = 'month' THEN m.progress_in_time_month
                     WHEN t.period_kind = 'quarter' THEN m.progress_in_time_quarter
                     ELSE m.progress_in_time_year END AS progress_in_time) g
     -- the catalogue in force at the end, across reorganisations (lineage.sql)
-    CROSS JOIN LATERAL dw.catalogue_counts(t.unit_code, e.cut) c;
+    CROSS JOIN LATERAL dw.catalogue_counts(t.unit_code, e.cut) c
+    ) n$sql$, etl._unit_kpi_columns())
+    USING p_from, p_to, p_as_of;
+END
 $$;
 
 -- The touched step_delay rows: the step-delay rule's monthly counts
@@ -243,11 +277,11 @@ $$;
 -- ------------------------------------------------------------ rates
 -- Every rate of mart.unit_kpi as its definition over the counts of one
 -- row: rate = dw.pct(numerator, denominator), each an SQL expression of
--- count columns.  The roll-ups by current unit (marts.sql,
--- etl._by_current_unit_sql) recompute each rate from summed counts by
--- it, never averaging rates; tests/sql/test_lineage.sql checks it against
--- etl._build_unit_kpi's rows.  A rate column of mart.unit_kpi without a row
--- here stops the code from being applied.
+-- count columns.  It is the only one: etl._build_unit_kpi writes the
+-- rates of mart.unit_kpi by it (etl._unit_kpi_columns), and the roll-ups
+-- by current unit (marts.sql, etl._by_current_unit_sql) recompute each
+-- rate from summed counts by it, never averaging rates.  A rate column of
+-- mart.unit_kpi without a row here stops the code from being applied.
 CREATE FUNCTION dw.kpi_rates() RETURNS TABLE (rate text, numerator text, denominator text)
 LANGUAGE sql IMMUTABLE AS $$
     VALUES ('online_rate', 'online_eligible_online', 'online_eligible'),

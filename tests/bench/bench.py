@@ -18,7 +18,9 @@ One run on this machine, in this order:
   night   `onestop-etl run` after the night's changes (2% of the dossiers,
           20,000 at 1M, with their whole processing log);
   bi      a year's mart.compliance_total for all units, mart.unit_kpi for
-          one unit (median of several runs, psql \\timing);
+          one unit, mart.form06 for the province, and the views by current
+          unit, mart.unit_kpi_current and mart.form06_current, for every
+          unit (median of several runs, psql \\timing);
   rescore `onestop-etl rescore` of the loaded warehouse, after the night;
   files   the same province-year as export files, one CSV per entity
           (issue 23): the floor `psql \\copy` of the five files into plain
@@ -416,6 +418,12 @@ def measure_bi(cluster, db, repeat):
         # form 06 of the province for report year 2021, every unit and field
         "form06": "SELECT * FROM mart.form06 WHERE period_kind = 'report_year'"
                   " AND period_label = '2021'",
+        # the same by current unit (rules.md, "Units across reorganisations"):
+        # views that sum as they are read, every unit of the province
+        "unit_kpi_current": "SELECT * FROM mart.unit_kpi_current WHERE period_kind = 'year'"
+                            " AND period_start = DATE '%s'" % year,
+        "form06_current": "SELECT * FROM mart.form06_current"
+                          " WHERE period_kind = 'report_year' AND period_label = '2021'",
     }
     res = {}
     for name, sql in queries.items():
@@ -672,11 +680,16 @@ class Bench:
         fig["bi_compliance_total_ms"], n1 = bi["compliance_total"]
         fig["bi_unit_kpi_ms"], n2 = bi["unit_kpi"]
         fig["bi_form06_ms"], n3 = bi["form06"]
+        fig["bi_unit_kpi_current_ms"], n4 = bi["unit_kpi_current"]
+        fig["bi_form06_current_ms"], n5 = bi["form06_current"]
         say("bench: BI: compliance_total, a year, all units: %.2f ms (%d rows);"
             " unit_kpi, one unit, a year: %.2f ms (%d rows);"
-            " form06, the province, report year 2021: %.2f ms (%d rows)"
+            " form06, the province, report year 2021: %.2f ms (%d rows);"
+            " unit_kpi_current, year 2021, all units: %.2f ms (%d rows);"
+            " form06_current, report year 2021, all units: %.2f ms (%d rows)"
             % (fig["bi_compliance_total_ms"], n1, fig["bi_unit_kpi_ms"], n2,
-               fig["bi_form06_ms"], n3))
+               fig["bi_form06_ms"], n3, fig["bi_unit_kpi_current_ms"], n4,
+               fig["bi_form06_current_ms"], n5))
         fig["db_mb"] = round(int(c.psql("onestop", "SELECT pg_database_size('onestop')")) / 1e6)
 
     def stage_rescore(self):
@@ -825,7 +838,8 @@ COLUMNS = ["date", "dossiers", "rows_hoso", "rows_quatrinh", "rows_bosung", "pag
            "night_reads", "night_read_max_ms", "night_read_errors", "night_read_timeouts",
            "rescore_s", "rescore_reads", "rescore_read_max_ms", "rescore_read_errors",
            "rescore_read_timeouts",
-           "files_reads", "files_read_max_ms", "files_read_errors", "files_read_timeouts"]
+           "files_reads", "files_read_max_ms", "files_read_errors", "files_read_timeouts",
+           "bi_unit_kpi_current_ms", "bi_form06_current_ms"]
 
 
 def fmt(fig, key, spec, unit=""):
@@ -894,6 +908,10 @@ def report(fig, a):
     say("  BI unit_kpi        %10s   (target < 50 ms)" % fmt(fig, "bi_unit_kpi_ms", "%.2f", " ms"))
     say("  BI form06          %10s   (report year, the province; target < 50 ms)"
         % fmt(fig, "bi_form06_ms", "%.2f", " ms"))
+    say("  BI unit_kpi_current%10s   (year 2021, every current unit; target < 50 ms)"
+        % fmt(fig, "bi_unit_kpi_current_ms", "%.2f", " ms"))
+    say("  BI form06_current  %10s   (report year 2021, every current unit; target < 50 ms)"
+        % fmt(fig, "bi_form06_current_ms", "%.2f", " ms"))
     say("  whole bench        %10s   (load average %.1f at the end: other work on"
         " the machine skews every figure)" % (fmt(fig, "total_s", "%d", " s"), fig["loadavg"]))
     if a.profile:

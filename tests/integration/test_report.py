@@ -416,6 +416,94 @@ def test_report_html_equals_mart(ctx):
     assert r.returncode != 0 and "cannot write" in r.stderr, r.stderr
 
 
+def _with_lineage(ctx, conf, rows):
+    """The lineage file of rows (from, to, effective) in [rules], rescored."""
+    lineage = os.path.join(ctx.dir, "lineage.csv")
+    with open(lineage, "w") as f:
+        f.write("from_code,to_code,effective,basis\n")
+        for frm, to, effective in rows:
+            f.write(f"{frm},{to},{effective},sáp nhập\n")
+    text = open(conf).read().replace("[rules]\n", f"[rules]\nlineage = {lineage}\n", 1)
+    with open(conf, "w") as f:
+        f.write(text)
+    ok(ctx.etl(conf, "rescore"), "rescore with a lineage")
+
+
+def _trend(page):
+    """The page's monthly trend: {(metric, month): figure}."""
+    return {(a["metric"], a["month"]): _shown(t) for a, t in page.figures
+            if a.get("month") and a["month"] != "all"}
+
+
+def test_report_by_current_unit(ctx):
+    """report --units current: two districts merged on 1 July; the current
+    unit's trend holds its predecessor's months before the cut-over, each
+    month the rates of the counts summed over both; the ended code is
+    refused, naming its current unit."""
+    conf = _load(ctx, seed=24)
+    # the two districts with the most dossiers resolved before July: the
+    # first ends, the second carries it on
+    busy = ctx.rows("SELECT k.unit_code FROM mart.unit_kpi k JOIN mart.unit u USING (unit_code)"
+                    " WHERE u.level = 'HUYEN' AND k.period_kind = 'month'"
+                    " AND k.period_start < '2021-07-01' GROUP BY 1"
+                    " ORDER BY sum(k.resolved) DESC, 1 LIMIT 2")
+    assert len(busy) == 2, busy
+    ended, kept = busy[0][0], busy[1][0]
+    _with_lineage(ctx, conf, [(ended, kept, "2021-07-01")])
+
+    _, text = _report(ctx, conf, "--units", "current", "--unit", kept)
+    page = Page()
+    page.feed(text)
+    page.close()
+    assert {a.get("unit") for a, _ in page.figures if a.get("unit")} <= {kept}, "other units"
+    trend = _trend(page)
+    cols = ("resolved, resolved_early, resolved_on_time, resolved_late_legal,"
+            " resolved_unknown_legal, masked_late, progress_total, progress_in_time")
+    before = 0
+    for m in range(1, 13):
+        month = f"2021-{m:02d}"
+        both = ctx.rows(f"SELECT {cols} FROM mart.unit_kpi WHERE period_kind = 'month'"
+                        f" AND period_start = '{month}-01' AND unit_code IN ('{ended}', '{kept}')")
+        for metric, v in _sum_rates(both).items():
+            assert trend.get((metric, month)) == v, (metric, month, trend.get((metric, month)), v)
+        own = ctx.rows(f"SELECT resolved FROM mart.unit_kpi WHERE period_kind = 'month'"
+                       f" AND period_start = '{month}-01' AND unit_code = '{ended}'")
+        if m < 7 and own and int(own[0][0]) > 0:
+            before += 1
+    assert before > 0, "the predecessor resolved nothing before the cut-over: no test"
+    # the scorecard on the page is the one of score --units current
+    r = ok(ctx.etl(conf, "score", "--period", "2021", "--units", "current", "--unit", kept,
+                   "--format", "csv"), "score --units current")
+    want = {(x["profile"], x["criterion"]): _num(x["value"])
+            for x in csv.DictReader(io.StringIO(r.stdout))}
+    got = {(a["profile"], a["criterion"]): _shown(t) for a, t in page.figures
+           if a["metric"] == "value"}
+    assert got == want and got, (got, want)
+
+    # every unit: the ended code is nowhere, the units are the current ones
+    _, text = _report(ctx, conf, "--units", "current")
+    page = Page()
+    page.feed(text)
+    page.close()
+    assert ended not in {a.get("unit") for a, _ in page.figures}, "an ended code on the page"
+    units = [t for a, t in page.figures if a["metric"] == "units"]
+    assert units == [ctx.sql(f"SELECT count(*) FROM mart.unit_kpi_current WHERE {WHERE}").strip()]
+    assert units[0] == str(int(ctx.sql(f"SELECT count(*) FROM mart.unit_kpi WHERE {WHERE}")) - 1)
+    # recorded, the default, still shows the ended code
+    _, text = _report(ctx, conf, "--units", "recorded")
+    assert f"data-unit=\"{ended}\"" in text
+
+    r = ctx.etl(conf, "report", "--period", "2021", "--units", "current", "--unit", ended,
+                "--out", os.path.join(ctx.dir, "ended.html"))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"unit '{ended}' ended on 2021-07-01; by current unit it is '{kept}'" in r.stderr, \
+        r.stderr
+    assert not os.path.exists(os.path.join(ctx.dir, "ended.html"))
+    r = ctx.etl(conf, "report", "--period", "2021", "--units", "sideways", "--out",
+                os.path.join(ctx.dir, "x.html"))
+    assert r.returncode == 2 and "'sideways' is not recorded or current" in r.stderr, r.stderr
+
+
 def _png_size(path):
     with open(path, "rb") as f:
         head = f.read(24)

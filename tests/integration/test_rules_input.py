@@ -4,6 +4,7 @@ guard off or overflow a cast are refused; calendar edges that rules.md
 allows are accepted."""
 import os
 import re
+import sys
 
 import harness
 from common import write_file, ok
@@ -116,6 +117,63 @@ def test_a_changed_lineage_is_applied_once(ctx):
     assert "unit lineage changed: 3 rows applied" in r.stderr, r.stderr
     assert ctx.sql("SELECT string_agg(from_code || '>' || current_code, ' ' ORDER BY from_code)"
                    " FROM dw.unit_lineage").strip() == "A>D B>D C>D"
+
+
+def test_dossiers_under_an_ended_code_are_loaded_and_reported_per_code(ctx):
+    """rules.md: a dossier received on or after its unit code's end is
+    loaded as sent and counted as recorded; the run's log warns once per
+    such code with their number and the current unit, and status lists the
+    same.  The simulator's reorganisation (--reorg) moves most of an ended
+    office's dossiers to its successor but not all; two more codes end in
+    the file while the source goes on using them."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "sim"))
+    import gen
+    # seed 22: the reorganisation leaves 3 dossiers under the old code
+    sim = ctx.sim(seed=22, year=2021, dossiers=1500, reorg=True)
+    ended = {gen.REORG_FROM: ("2021-10-01", gen.REORG_TO),
+             "000.12.41.H53": ("2021-11-01", "000.12.31.H53"),
+             "000.12.40.H53": ("2021-12-01", "000.12.41.H53")}   # a chain: on to .31
+    lineage = write_file(ctx, "lineage.csv", gen.reorg_lineage(2021)
+                         + "000.12.41.H53,000.12.31.H53,2021-11-01,\n"
+                         + "000.12.40.H53,000.12.41.H53,2021-12-01,giải thể\n")
+    conf = _config(ctx, url=sim.url, lineage=lineage)
+    r = ok(ctx.etl(conf, "run"), "run with a lineage")
+    served = sim.control("expected?entity=hoso")["count"]
+    assert int(ctx.sql("SELECT count(*) FROM mart.dossier")) == served, "not all loaded"
+
+    want = {}
+    for code, (day, _) in ended.items():
+        n = int(ctx.sql(f"SELECT count(*) FROM mart.dossier WHERE unit_code = '{code}'"
+                        f" AND received_at >= '{day} 00:00+07'"))
+        if n:
+            want[code] = (day, n)
+    assert set(want) == set(ended), ("every ended code is still used", want)
+    warned = {}
+    for line in r.stderr.splitlines():
+        m = re.search(r" warn sim hoso (\d+) dossiers recorded under unit '([^']+)' on or after"
+                      r" (\S+), when it had ended \(its current unit is '([^']+)'\)$", line)
+        if m:
+            assert m.group(2) not in warned, f"a second warning for {m.group(2)}: {r.stderr}"
+            warned[m.group(2)] = (m.group(3), int(m.group(1)))
+            assert m.group(4) == ("000.12.31.H53" if m.group(2) != gen.REORG_FROM
+                                  else gen.REORG_TO), line
+    assert warned == want, (warned, want, r.stderr)
+    # counted as recorded: the ended code keeps them in its own counts
+    for code, (day, n) in want.items():
+        got = int(ctx.sql(f"SELECT sum(received) FROM mart.unit_kpi WHERE unit_code = '{code}'"
+                          f" AND period_kind = 'month' AND period_start >= '{day}'"))
+        assert got == n, (code, got, n)
+
+    r = ok(ctx.etl(conf, "status"), "status")
+    shown = {}
+    for line in r.stdout.split("Recorded under a unit code on or after the day it ended")[1] \
+            .splitlines()[2:]:
+        if not line.strip():
+            break
+        code, day, current, n = line.split()
+        shown[code] = (day, int(n))
+        assert current == ("000.12.31.H53" if code != gen.REORG_FROM else gen.REORG_TO), line
+    assert shown == want, (shown, r.stdout)
 
 
 def test_metric_list_is_the_warehouses(ctx):

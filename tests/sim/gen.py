@@ -311,6 +311,24 @@ COMMUNE_PARTS = ["Phú", "Tân", "Hòa", "An", "Long", "Thạnh", "Mỹ", "Vĩnh
                  "Thới", "Phước", "Khánh", "Gia", "Tài", "Viên", "Hiệp", "Ngọc"]
 SO_CODE = "000.00.23.H53"
 
+# The sample's reorganisation, when asked for (World(reorg=True),
+# onestop_sim.py --reorg; make demo): from 1 October of the year the
+# education office of huyện Cù Lao Dung is merged into that of huyện Long
+# Phú.  From that day its dossiers are recorded under Long Phú, but for a
+# few (REORG_STILL_OLD) that its desk still records under the old code: the
+# case the run's log and status report.  Off by default, so that every other
+# test's data stays as it was.
+REORG_FROM, REORG_TO = "000.12.35.H53", "000.12.36.H53"
+REORG_STILL_OLD = 0.05
+
+
+def reorg_lineage(year):
+    """The lineage file (rules.md, "Units across reorganisations") of the
+    sample's reorganisation in that year."""
+    return ("from_code,to_code,effective,basis\n"
+            "# Phòng GD&ĐT huyện Cù Lao Dung sáp nhập vào Phòng GD&ĐT huyện Long Phú\n"
+            f"{REORG_FROM},{REORG_TO},{year}-10-01,Nghị quyết sáp nhập (mô phỏng)\n")
+
 
 class Unit:
     __slots__ = ("code", "name", "parent", "level", "idx", "district",
@@ -475,9 +493,10 @@ def dept_for(unit, code):
 
 class World:
     def __init__(self, seed=42, year=2021, dossiers=3000, units=None,
-                 procedures=None):
+                 procedures=None, reorg=False):
         self.seed = seed
         self.year = year
+        self.reorg_effective = mkts(year, 10, 1) if reorg else None
         self.n_dossiers = dossiers
         self.cal = WorkCal()
         self.year_start = mkts(year, 1, 1)
@@ -747,6 +766,25 @@ NOTES = ["", "", "", "", "Đã gọi điện nhắc nhở", "Hồ sơ ưu tiên,
          "Kiểm tra lại, \"đã đối chiếu\" bản chính", "Ghi chú nội bộ:\nchờ xác minh"]
 
 
+def reorganised(w, i, r, unit, code, entry):
+    """(unit, procedure code, catalogue entry) of dossier i received at r,
+    once the sample's reorganisation has taken effect (World(reorg=True)).
+    Its own generator: the other dossiers stay as they are without it."""
+    if (w.reorg_effective is None or unit.code != REORG_FROM or r < w.reorg_effective
+            or REORG_TO not in w.unit_by_code):
+        return unit, code, entry
+    rng = random.Random("reorg:%d:%d" % (w.seed, i))
+    if rng.random() < REORG_STILL_OLD:
+        return unit, code, entry
+    unit = w.unit_by_code[REORG_TO]
+    if entry is None:
+        return unit, code, None
+    if (unit.code, code) not in w.catalogue:
+        codes, cum = w.unit_procs[unit.code]
+        code = codes[bisect.bisect_left(cum, rng.random() * cum[-1])]
+    return unit, code, w.catalogue[(unit.code, code)]
+
+
 def gen_dossier(w, i):
     """All row versions of dossier i: ([hoso], [bosung], [quatrinh]) each a
     list of (cnl, key, row)."""
@@ -779,6 +817,7 @@ def gen_dossier(w, i):
             r = dn2 * DAY + rng.randrange(17 * 3600, 20 * 3600 + 1800)  # after 17:00
         else:
             r = office_time(rng, dn2)
+    unit, code, entry = reorganised(w, i, r, unit, code, entry)
     if entry is not None:
         ver = w.version_at(entry, r)
         n_days, mucdo, fee = ver.n, ver.mucdo, ver.fee

@@ -118,7 +118,8 @@ class Sim:
     def __init__(self, a):
         self.a = a
         self.world = gen.World(seed=a.seed, year=a.year, dossiers=a.dossiers,
-                               units=a.units, procedures=a.procedures)
+                               units=a.units, procedures=a.procedures,
+                               reorg=a.reorg)
         self.plain = a.plain_timestamps
         self.lock = threading.RLock()
         self.now = gen.parse_plain(a.now) if a.now else self.world.default_now
@@ -902,6 +903,8 @@ def main(argv=None):
     ap.add_argument("--dossiers", type=int, default=3000)
     ap.add_argument("--units", type=int, default=None)
     ap.add_argument("--procedures", type=int, default=None)
+    ap.add_argument("--reorg", action="store_true",
+                    help="the sample's reorganisation (gen.reorg_lineage) takes effect")
     ap.add_argument("--token", default=None)
     ap.add_argument("--oauth-client-id", default=None,
                     help="serve POST .../token (client credentials) and demand its tokens")

@@ -4,7 +4,7 @@
 -- units of 1 July 2025.  The catalogue counts across the change (rules.md,
 -- "Catalogue counts across a reorganisation") at the end.
 \ir lib.sql
-SELECT plan(33);
+SELECT plan(34);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- The lineage as etl/pipeline.c stages it, applied; the answer of
@@ -246,6 +246,10 @@ SELECT is((SELECT count(*) FROM mart.unit WHERE current_code <> unit_code OR end
 SELECT is((SELECT count(*) FROM (SELECT * FROM mart.unit_kpi_current
                                  EXCEPT ALL SELECT * FROM mart.unit_kpi) d), 0::bigint,
           'without a lineage the roll-up is mart.unit_kpi itself: dw.kpi_rates are its rates');
+SELECT doesnt_match((SELECT prosrc FROM pg_proc
+                     WHERE oid = 'etl._build_unit_kpi(date, date, timestamptz)'::regprocedure),
+                    'dw\.pct',
+                    'etl._build_unit_kpi writes no rate of its own: each is dw.kpi_rates''s, once');
 
 SELECT is((SELECT count(*) FROM (
                (SELECT * FROM dw.compliance_score_current('month', '2025-06-01')
