@@ -16,7 +16,9 @@ One run on this machine, in this order:
   full    `onestop-etl run --full` into an empty migrated warehouse, marts
           included, under GNU time (wall time, peak RSS);
   night   `onestop-etl run` after the night's changes (2% of the dossiers,
-          20,000 at 1M, with their whole processing log);
+          20,000 at 1M, with their whole processing log); then the night's
+          floor: the floor's curl | psql \\copy of exactly the pages that run
+          fetched (updated_since = watermark - lookback, per entity);
   bi      a year's mart.compliance_total for all units, mart.unit_kpi for
           one unit, mart.form06 for the province, and the views by current
           unit, mart.unit_kpi_current and mart.form06_current, for every
@@ -55,6 +57,7 @@ full_page_writes stay on.  The floor and the runs share the cluster.
 """
 
 import argparse
+import collections
 import csv
 import os
 import re
@@ -143,6 +146,12 @@ class Cluster(harness.PgCluster):
                 "-p", str(self.port), "-U", "postgres", "-d", db]
 
 
+# One night run: wall seconds, phases of its -v log, WAL written (MB),
+# full-page images, checkpoints during it, and its etl.run_entity rows (what
+# it read, loaded, rejected, superseded per entity: the work it was given).
+Night = collections.namedtuple("Night", "secs phases wal_mb fpi checkpoints counts")
+
+
 class PageServer:
     def __init__(self, pages, work, name, *args):
         self.port_file = os.path.join(work, "page-server-%s.port" % name)
@@ -172,13 +181,19 @@ class PageServer:
 
 # ------------------------------------------------------------ measures ----
 
-def page_urls(server, manifest, entity, bare_after_first=False):
+def page_urls(server, manifest, entity, bare_after_first=False, page_set="full"):
+    """The URLs of one entity's pages; page_set "night" asks for them as
+    `onestop-etl run` does after the full load: updated_since = its
+    watermark - lookback (the night set's start, manifest night_since)."""
+    since = ("&updated_since=" + manifest["night_since"][entity]
+             if page_set == "night" else "")
     urls = []
-    for i, p in enumerate(manifest["sets"]["full"][entity]):
+    for i, p in enumerate(manifest["sets"][page_set][entity]):
         cur = "&cursor=" + p["name"] if i else ""
         bare = "&bare=1" if bare_after_first and i else ""
-        urls.append("%s/%s?limit=%d%s%s" % (server.url, entity,
-                                            manifest["params"]["page_size"], cur, bare))
+        urls.append("%s/%s?limit=%d%s%s%s" % (server.url, entity,
+                                              manifest["params"]["page_size"], since, cur,
+                                              bare))
     return urls
 
 
@@ -208,32 +223,34 @@ def measure_curl(server, manifest, work):
     return total, nbytes
 
 
-def measure_floor(cluster, server, manifest, work):
-    """curl | psql \\copy into plain text tables; -> (seconds, per entity)."""
-    cluster.createdb("floor")
+def measure_floor(cluster, server, manifest, work, page_set="full", db="floor"):
+    """curl | psql \\copy of one page set (full, or the night's) into plain
+    text tables of a new database db; -> (seconds, per entity)."""
+    cluster.createdb(db)
     per = {}
     for e in ENTITIES:
         cols = manifest["columns"][e]
         ddl = "CREATE TABLE floor_%s (%s)" % (e, ", ".join('"%s" text' % c for c in cols))
-        cluster.psql("floor", ddl)
+        cluster.psql(db, ddl)
     for e in ENTITIES:
-        cfg = curl_config(os.path.join(work, "floor-%s.cfg" % e),
-                          page_urls(server, manifest, e, bare_after_first=True))
+        cfg = curl_config(os.path.join(work, "%s-%s.cfg" % (db, e)),
+                          page_urls(server, manifest, e, bare_after_first=True,
+                                    page_set=page_set))
         t0 = time.monotonic()
         curl = subprocess.Popen(["curl", "-sS", "--fail", "--compressed", "-K", cfg],
                                 stdout=subprocess.PIPE)
-        psql = subprocess.run(cluster.psql_args("floor") + [
+        psql = subprocess.run(cluster.psql_args(db) + [
             "-c", "\\copy floor_%s FROM STDIN (FORMAT csv, HEADER)" % e],
             stdin=curl.stdout, capture_output=True, text=True)
         curl.stdout.close()
         crc = curl.wait()
         per[e] = time.monotonic() - t0
         if crc or psql.returncode:
-            raise RuntimeError("floor %s failed: curl %d, psql %s" % (e, crc, psql.stderr))
-        want = sum(p["rows"] for p in manifest["sets"]["full"][e])
-        got = int(cluster.psql("floor", "SELECT count(*) FROM floor_%s" % e))
+            raise RuntimeError("%s %s failed: curl %d, psql %s" % (db, e, crc, psql.stderr))
+        want = sum(p["rows"] for p in manifest["sets"][page_set][e])
+        got = int(cluster.psql(db, "SELECT count(*) FROM floor_%s" % e))
         if got != want:
-            raise RuntimeError("floor %s: %d rows copied, %d served" % (e, got, want))
+            raise RuntimeError("%s %s: %d rows copied, %d served" % (db, e, got, want))
     return sum(per.values()), per
 
 
@@ -654,25 +671,54 @@ class Bench:
             " FROM pg_stat_wal w, pg_stat_bgwriter b"))
         return [int(float(x)) for x in out.strip().split("\t")]
 
+    def night_run(self, db, server, name):
+        """`onestop-etl run` (the night) into db, BI session beside it -> a
+        Night; the figures and lines of the BI session go under key name
+        with "-" as "_"."""
+        c = self.cluster
+        if self.a.profile:
+            pgss_reset(c, db)
+        wal0 = self.wal_counters()
+        secs, _, _ = self.bi_during(db, name.replace("-", "_"),
+                                    lambda: self.etl(db, server, name, ["run"]))
+        wal1 = self.wal_counters()
+        check_run(c, db, name, rows_of(self.manifest, "night"))
+        counts = c.psql(db, "SELECT entity, rows_read, rows_loaded, rows_rejected,"
+                        " rows_superseded FROM etl.run_entity"
+                        " WHERE run_id = (SELECT max(run_id) FROM etl.run) ORDER BY entity")
+        return Night(secs, phases(os.path.join(self.work, name + ".log")),
+                     round((wal1[0] - wal0[0]) / 1e6), wal1[1] - wal0[1], wal1[2] - wal0[2],
+                     counts)
+
+    def say_night(self, db, name, label, night):
+        ph = night.phases
+        say("bench: %s: %.2f s  (extract %.2f; merge+derive %.2f)"
+            % (label, night.secs, sum(v for k, v in ph.items() if k in ENTITIES),
+               ph.get("commit", 0)))
+        self.say_bi(name.replace("-", "_"))
+        say("  %s's WAL: %.0f MB, %d full-page images; checkpoints during it: %d"
+            % (name, night.wal_mb, night.fpi, night.checkpoints))
+        if self.a.profile:
+            say("  profile: PostgreSQL statements of the %s run (nested):\n" % name
+                + pgss_top(self.cluster, db, os.path.join(self.work, "pgss-%s.txt" % name)))
+
     def stage_night(self):
         c, fig = self.cluster, self.fig
-        if self.a.profile:
-            pgss_reset(c, "onestop")
-        wal0 = self.wal_counters()
-        fig["night_s"], _, _ = self.bi_during(
-            "onestop", "night", lambda: self.etl("onestop", self.main, "night", ["run"]))
-        wal1 = self.wal_counters()
-        check_run(c, "onestop", "night", rows_of(self.manifest, "night"))
-        ph = phases(os.path.join(self.work, "night.log"))
-        say("bench: night (%d dossiers changed): %.2f s  (extract %.2f; merge+derive %.2f)"
-            % (self.a.night, fig["night_s"],
-               sum(v for k, v in ph.items() if k in ENTITIES), ph.get("commit", 0)))
-        self.say_bi("night")
-        say("  night's WAL: %.0f MB, %d full-page images; checkpoints during it: %d"
-            % ((wal1[0] - wal0[0]) / 1e6, wal1[1] - wal0[1], wal1[2] - wal0[2]))
-        if self.a.profile:
-            say("  profile: PostgreSQL statements of the night run (nested):\n"
-                + pgss_top(c, "onestop", os.path.join(self.work, "pgss-night.txt")))
+        self.night = self.night_run("onestop", self.main, "night")
+        fig["night_s"] = self.night.secs
+        fig["night_wal_mb"], fig["night_fpi"] = self.night.wal_mb, self.night.fpi
+        self.say_night("onestop", "night", "night (%d dossiers changed)" % self.a.night,
+                       self.night)
+        # The night's floor, after it so that the night runs as it always has.
+        # Its database stays: a DROP DATABASE forces a checkpoint, after which
+        # the rescore would pay full-page images the runs before it did not.
+        fig["night_floor_s"], per = measure_floor(c, self.main, self.manifest, self.work,
+                                                  "night", "floor_night")
+        fig["ratio_night_floor"] = round(fig["night_s"] / fig["night_floor_s"], 2)
+        say("bench: night's floor (curl | psql \\copy of the night's pages): %.2f s  (%s);"
+            " night/floor %.2f" % (fig["night_floor_s"],
+                                   ", ".join("%s %.2f" % (e, t) for e, t in per.items()),
+                                   fig["ratio_night_floor"]))
 
     def stage_bi(self):
         c, fig = self.cluster, self.fig
@@ -839,7 +885,8 @@ COLUMNS = ["date", "dossiers", "rows_hoso", "rows_quatrinh", "rows_bosung", "pag
            "rescore_s", "rescore_reads", "rescore_read_max_ms", "rescore_read_errors",
            "rescore_read_timeouts",
            "files_reads", "files_read_max_ms", "files_read_errors", "files_read_timeouts",
-           "bi_unit_kpi_current_ms", "bi_form06_current_ms"]
+           "bi_unit_kpi_current_ms", "bi_form06_current_ms",
+           "night_floor_s", "ratio_night_floor", "night_wal_mb", "night_fpi"]
 
 
 def fmt(fig, key, spec, unit=""):
@@ -876,8 +923,9 @@ def report(fig, a):
     say("  full               %10s   full/floor %s   (target <= 2.0, aim 1.3)"
         % (fmt(fig, "full_s", "%.1f", " s"), fmt(fig, "ratio_full_floor", "%.2f")))
     bi_read_line(fig, "full")
-    say("  night              %10s   (target <= 5 s; %d dossiers changed)"
-        % (fmt(fig, "night_s", "%.2f", " s"), fig["night_dossiers"]))
+    say("  night              %10s   (floor %s, night/floor %s; target <= 5 s; %d dossiers"
+        " changed)" % (fmt(fig, "night_s", "%.2f", " s"), fmt(fig, "night_floor_s", "%.2f", " s"),
+                       fmt(fig, "ratio_night_floor", "%.2f"), fig["night_dossiers"]))
     bi_read_line(fig, "night")
     if fig.get("rescore_s"):
         say("  rescore            %10s   (the loaded warehouse, after the night)"
