@@ -36,13 +36,17 @@ One run on this machine, in this order:
           reports RSS(1M)/RSS(250k); `x4` serves the pages four times under
           other MaHoSo (4M dossiers at 1M) and reports RSS(4M)/RSS(1M) --
           the issue's literal figure, but four times the full run's time,
-          which does not fit the 20 minutes `make bench` has.
+          which does not fit the 20 minutes `make bench` has;
+  night-x4 the same night on a warehouse of 4x the dossiers (--night-x4,
+          on by default with --rss x4, whose 4x load it reuses; otherwise
+          off, since it needs a 4x full load of its own) and the ratio
+          night(4x)/night(1x).
 
-During each writer (full, night, rescore, files' load-file) a BI session
-(tests/lib/bireader.py: onestop_bi, lock_timeout 1s, a read of mart every
-50 ms) reads mart; the slowest read made during it, and the reads that
-failed (lock timeouts), are printed beside the writer's time (issue 22;
---bi-reader off leaves it out).
+During each writer (full, night, the 4x night, rescore, files' load-file) a
+BI session (tests/lib/bireader.py: onestop_bi, lock_timeout 1s, a read of
+mart every 50 ms) reads mart; the slowest read made during it, and the
+reads that failed (lock timeouts), are printed beside the writer's time
+(issue 22; --bi-reader off leaves it out).
 
 Prints every figure and the ratios full/floor and of the two peak RSS, and
 appends one CSV line to build/bench/results.csv.  --profile (BENCH_PROFILE=1)
@@ -514,6 +518,11 @@ def parse_args(argv):
     ap.add_argument("--files", choices=("on", "off"), default=os.environ.get("BENCH_FILES") or "on",
                     help="the export files: their \\copy floor, one load-file of the five,"
                     " pgloader on the log file (default on)")
+    ap.add_argument("--night-x4", choices=("on", "off"),
+                    default=os.environ.get("BENCH_NIGHT_X4") or None,
+                    help="the same night again on a warehouse of 4x the dossiers, and the"
+                    " ratio of the two nights (default on with --rss x4, whose 4x load it"
+                    " reuses; otherwise off: on costs a 4x full load)")
     ap.add_argument("--bi-repeat", type=int, default=env_int("BENCH_BI_REPEAT", 7))
     ap.add_argument("--bi-reader", choices=("on", "off"),
                     default=os.environ.get("BENCH_BI_READER") or "on",
@@ -532,6 +541,8 @@ def parse_args(argv):
     a = ap.parse_args(argv)
     if a.night < 0:
         a.night = a.dossiers // 50
+    if a.night_x4 is None:
+        a.night_x4 = "on" if a.rss == "x4" else "off"
     return a
 
 
@@ -570,6 +581,7 @@ class Bench:
                     "page_size": a.page_size, "night_dossiers": a.night}
         self.servers = []
         self.cluster = None
+        self.x4 = None          # (db, server, seconds, dossiers) of a 4x full load
         self.bi_lines = {}
 
     def server(self, name, *args):
@@ -806,6 +818,17 @@ class Bench:
             fig["pgloader_s"], (fig["pgloader_rss_kib"] or 0) / 1024,
             "; " + fig["pgloader_note"] if fig.get("pgloader_note") else ""))
 
+    def load_scaled(self, db, mode, *server_args):
+        """`onestop-etl run --full` into a new, migrated db from a page server
+        run with server_args (mode names it and its logs) -> (server,
+        seconds, peak RSS KiB, dossiers in the warehouse)."""
+        c = self.cluster
+        srv = self.server(mode, *server_args)
+        c.createdb(db)
+        self.etl(db, srv, "migrate-" + mode, ["migrate"], timed=False)
+        secs, rss, _ = self.etl(db, srv, "full-" + mode, ["run", "--full"])
+        return srv, secs, rss, int(c.psql(db, "SELECT count(*) FROM dw.dossier"))
+
     def stage_rss(self):
         c, fig, mode = self.cluster, self.fig, self.a.rss
         if mode == "off":
@@ -813,12 +836,10 @@ class Bench:
         if not self.a.keep:
             c.psql("postgres", "DROP DATABASE onestop")
         scale = 4 if mode == "x4" else 0.25
-        srv = self.server(mode, "--copies", "4") if mode == "x4" else \
-            self.server(mode, "--fraction", "0.25")
-        c.createdb("onestop_rss")
-        self.etl("onestop_rss", srv, "migrate-rss", ["migrate"], timed=False)
-        secs, rss, _ = self.etl("onestop_rss", srv, "full-" + mode, ["run", "--full"])
-        hoso = int(c.psql("onestop_rss", "SELECT count(*) FROM dw.dossier"))
+        srv, secs, rss, hoso = self.load_scaled(
+            "onestop_rss", mode, *(("--copies", "4") if mode == "x4" else ("--fraction", "0.25")))
+        if mode == "x4":        # the 4x night's warehouse, if it is asked for
+            self.x4 = ("onestop_rss", srv, secs, hoso)
         fig["rss_mode"] = mode
         fig["rss_2_dossiers"] = hoso
         fig["rss_2_kib"] = rss
@@ -826,6 +847,46 @@ class Bench:
         big, small = (rss, fig["rss_kib"]) if scale > 1 else (fig["rss_kib"], rss)
         fig["ratio_rss"] = round(big / small, 2)
         say("bench: full at %d dossiers: %.1f s, peak RSS %.1f MiB" % (hoso, secs, rss / 1024))
+
+    def stage_night_x4(self):
+        """The same night after four times the data (issue 21): the full set
+        served four times, copies 2-4 under other MaHoSo (page_server.py
+        --copies 4), then the night's pages, which the server sends once and
+        unrenamed: the same changed dossiers, rows and lookback re-sends as
+        the night after the province-year, so the same work, on a warehouse
+        four times larger.  The memory stage's warehouse with --rss x4;
+        otherwise a 4x full load of its own, like the first one right after
+        a checkpoint, and dropped after the night."""
+        c, fig = self.cluster, self.fig
+        if self.a.night_x4 == "off":
+            return
+        own = self.x4 is None
+        if own:
+            if not self.a.keep:
+                for db in ("onestop", "onestop_rss"):
+                    c.psql("postgres", "DROP DATABASE IF EXISTS " + db)
+            c.psql("postgres", "CHECKPOINT")
+            srv, secs, rss, hoso = self.load_scaled("onestop_x4", "x4", "--copies", "4")
+            self.x4 = ("onestop_x4", srv, secs, hoso)
+            say("bench: full at %d dossiers: %.1f s, peak RSS %.1f MiB (for the 4x night)"
+                % (hoso, secs, rss / 1024))
+        db, srv, secs, hoso = self.x4
+        if hoso != 4 * self.full_rows["hoso"]:
+            raise RuntimeError("the 4x warehouse holds %d dossiers, not 4 x %d"
+                               % (hoso, self.full_rows["hoso"]))
+        night = self.night_run(db, srv, "night-x4")
+        if night.counts != self.night.counts:
+            raise RuntimeError("the 4x night did other work than the night: %r, then %r"
+                               % (self.night.counts, night.counts))
+        fig["night_x4_s"], fig["night_x4_dossiers"] = night.secs, hoso
+        fig["night_x4_full_s"] = round(secs, 1)
+        fig["night_x4_wal_mb"], fig["night_x4_fpi"] = night.wal_mb, night.fpi
+        fig["ratio_night_x4"] = round(night.secs / fig["night_s"], 2)
+        self.say_night(db, "night-x4", "night after 4x the data (%d dossiers, the same %d"
+                       " changed)" % (hoso, self.a.night), night)
+        say("  night(4x)/night(1x): %.2f" % fig["ratio_night_x4"])
+        if own and not self.a.keep:
+            c.psql("postgres", "DROP DATABASE onestop_x4")
 
     def run(self):
         shutil.rmtree(self.work, ignore_errors=True)
@@ -835,7 +896,7 @@ class Bench:
         try:
             for stage in (self.stage_pages, self.stage_floor, self.stage_full,
                           self.stage_night, self.stage_bi, self.stage_rescore,
-                          self.stage_rss, self.stage_files):
+                          self.stage_rss, self.stage_night_x4, self.stage_files):
                 stage()
         except Exception as e:  # report what was measured, then the failure
             failed = "%s: %s" % (stage.__name__[6:], e)
@@ -886,7 +947,9 @@ COLUMNS = ["date", "dossiers", "rows_hoso", "rows_quatrinh", "rows_bosung", "pag
            "rescore_read_timeouts",
            "files_reads", "files_read_max_ms", "files_read_errors", "files_read_timeouts",
            "bi_unit_kpi_current_ms", "bi_form06_current_ms",
-           "night_floor_s", "ratio_night_floor", "night_wal_mb", "night_fpi"]
+           "night_floor_s", "ratio_night_floor", "night_wal_mb", "night_fpi",
+           "night_x4_s", "ratio_night_x4", "night_x4_dossiers", "night_x4_full_s",
+           "night_x4_wal_mb", "night_x4_fpi"]
 
 
 def fmt(fig, key, spec, unit=""):
@@ -927,6 +990,14 @@ def report(fig, a):
         " changed)" % (fmt(fig, "night_s", "%.2f", " s"), fmt(fig, "night_floor_s", "%.2f", " s"),
                        fmt(fig, "ratio_night_floor", "%.2f"), fig["night_dossiers"]))
     bi_read_line(fig, "night")
+    if fig.get("night_x4_s"):
+        say("  night after 4x     %10s   night(4x)/night(1x) %s   (target <= 1.2; %d dossiers,"
+            " the same changes)" % (fmt(fig, "night_x4_s", "%.2f", " s"),
+                                    fmt(fig, "ratio_night_x4", "%.2f"), fig["night_x4_dossiers"]))
+        bi_read_line(fig, "night_x4")
+    elif a.night_x4 == "off":
+        say("  night after 4x              -   (off: BENCH_NIGHT_X4=on adds a 4x full load,"
+            " BENCH_RSS=x4 shares its own)")
     if fig.get("rescore_s"):
         say("  rescore            %10s   (the loaded warehouse, after the night)"
             % fmt(fig, "rescore_s", "%.2f", " s"))
