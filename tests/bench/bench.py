@@ -986,7 +986,7 @@ def report(fig, a):
     say("  full               %10s   full/floor %s   (target <= 2.0, aim 1.3)"
         % (fmt(fig, "full_s", "%.1f", " s"), fmt(fig, "ratio_full_floor", "%.2f")))
     bi_read_line(fig, "full")
-    say("  night              %10s   (floor %s, night/floor %s; target <= 5 s; %d dossiers"
+    say("  night              %10s   (floor %s, night/floor %s; target <= 3 s; %d dossiers"
         " changed)" % (fmt(fig, "night_s", "%.2f", " s"), fmt(fig, "night_floor_s", "%.2f", " s"),
                        fmt(fig, "ratio_night_floor", "%.2f"), fig["night_dossiers"]))
     bi_read_line(fig, "night")
