@@ -232,9 +232,14 @@ END
 $$;
 
 -- The events of the facts of pg_temp.form06_scope, times p_sign, added to
--- pg_temp.form06_delta.
+-- pg_temp.form06_delta.  No Memoize: the planner puts one in front of the
+-- events of each fact, keyed on the ten arguments' fifty-odd expressions,
+-- and it never hits (every fact differs); hashing those keys cost 2 of the
+-- statement's 5 s at 200,000 dossiers (EXPLAIN ANALYZE, make bench's
+-- cluster), 36% of it.
 CREATE FUNCTION etl._form06_count(p_sign int) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE sql
+SET enable_memoize = off AS $$
     INSERT INTO pg_temp.form06_delta
     SELECT f.unit_code, f.field_code, e.day,
            p_sign * sum(e.received_online), p_sign * sum(e.received_offline),
