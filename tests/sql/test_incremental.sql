@@ -3,7 +3,7 @@
 -- (These loads are small against what is stored, and would go bulk: the
 -- incremental path is forced; test_bulk compares the two.)
 \ir lib.sql
-SELECT plan(8);
+SELECT plan(9);
 SET onestop.derive_mode = 'incremental';
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 SELECT setseed(0.42);
@@ -88,6 +88,7 @@ CREATE FUNCTION pg_temp.marts() RETURNS TABLE (t text, r jsonb) LANGUAGE sql AS 
     UNION ALL SELECT 'total', to_jsonb(c) FROM mart.compliance_total c
     UNION ALL SELECT 'kpi_current', to_jsonb(k) FROM mart.unit_kpi_current k
     UNION ALL SELECT 'form06_current', to_jsonb(f) FROM mart.form06_current f
+    UNION ALL SELECT 'form06', to_jsonb(f) FROM mart.form06 f
 $$;
 
 CREATE FUNCTION pg_temp.check_against_rescore(p_as_of text, name text) RETURNS text
@@ -127,6 +128,11 @@ BEGIN; SELECT pg_temp.load(4, 400, '2024-06-30 12:00', '2024-07-02 00:00', '2024
 BEGIN; SELECT pg_temp.load(5, 400, '2023-11-01 00:00', '2024-01-01 00:00', '2024-07-03 00:00'); COMMIT;
 BEGIN; SELECT pg_temp.load(6, 400, '2024-07-03 00:00', '2024-12-31 23:00', '2025-01-05 00:00'); COMMIT;
 SELECT pg_temp.check_against_rescore('2025-01-05 00:00', 'after six loads: derive = rescore');
+-- changes inside the span, across the report years' edge (15 December): form
+-- 06's rows are rebuilt from the report year of each change, on the stocks
+-- of the stored month before it
+BEGIN; SELECT pg_temp.load(7, 300, '2024-12-10 00:00', '2024-12-20 00:00', '2025-01-05 12:00'); COMMIT;
+SELECT pg_temp.check_against_rescore('2025-01-05 12:00', 'a load inside the span: derive = rescore');
 
 -- a derivation with nothing merged only moves the periods not ended
 BEGIN; SELECT etl.create_staging(); SELECT etl.derive(pg_temp.lt('2025-01-06 00:00')); COMMIT;
