@@ -579,37 +579,50 @@ BEGIN
         RETURN;
     END IF;
     -- the winners of the stream under their dossier's home, against their
-    -- stored versions, each looked up by its key in the home's partition
+    -- stored versions, found by each dossier's key in the home's partition
     -- (a hash join would read every row of the homes' months: 944,000 log
     -- rows for a night's 132,000); same: equal to the stored row, and not to
     -- be written
     months := etl._months(format('SELECT coalesce(k.home_month, dw.orphan_month())
                                   FROM %s s LEFT JOIN dw.dossier_key k USING (ma_ho_so)',
                                  stg));
-    DROP TABLE IF EXISTS pg_temp.win_child;
+    DROP TABLE IF EXISTS pg_temp.win_child, pg_temp.child_staged, pg_temp.child_stored;
+    EXECUTE format($sql$
+        CREATE TEMP TABLE child_staged ON COMMIT DROP AS
+        SELECT DISTINCT ON (w.ma_ho_so, w.seq) w.*,
+               coalesce(k.unit_code, '') AS home_unit,
+               coalesce(k.home_month, dw.orphan_month()) AS home_month
+        FROM %1$s w
+        LEFT JOIN dw.dossier_key k USING (ma_ho_so)
+        ORDER BY w.ma_ho_so, w.seq, w.updated_at DESC, w.row_number DESC
+        $sql$, stg);
+    ANALYZE pg_temp.child_staged;
+    -- what is stored of the staged rows' dossiers, each dossier's rows
+    -- looked up once, at its home: a night re-sends whole logs, and one
+    -- lookup per step cost 3.9 s of a night at 1M; a table with its
+    -- statistics, so that the join below is planned for its real size
+    EXECUTE format($sql$
+        CREATE TEMP TABLE child_stored ON COMMIT DROP AS
+        SELECT s.*
+        FROM (SELECT DISTINCT ma_ho_so, home_unit, home_month FROM pg_temp.child_staged) k
+        CROSS JOIN LATERAL (
+            SELECT * FROM %1$s s
+            WHERE s.ma_ho_so = k.ma_ho_so AND s.unit_code = k.home_unit
+              AND s.home_month = k.home_month
+        ) s
+        $sql$, target);
+    ANALYZE pg_temp.child_stored;
     EXECUTE format($sql$
         CREATE TEMP TABLE win_child ON COMMIT DROP AS
-        WITH staged AS (
-            SELECT DISTINCT ON (w.ma_ho_so, w.seq) w.*,
-                   coalesce(k.unit_code, '') AS home_unit,
-                   coalesce(k.home_month, dw.orphan_month()) AS home_month
-            FROM %1$s w
-            LEFT JOIN dw.dossier_key k USING (ma_ho_so)
-            ORDER BY w.ma_ho_so, w.seq, w.updated_at DESC, w.row_number DESC
-        )
         SELECT w.*, s.ma_ho_so IS NOT NULL AS stored,
-               coalesce($3 AND ROW(%3$s) IS NOT DISTINCT FROM ROW(%4$s), false) AS same
-        FROM staged w
-        LEFT JOIN LATERAL (
-            SELECT * FROM %2$s s
-            WHERE s.ma_ho_so = w.ma_ho_so AND s.seq = w.seq
-              AND s.unit_code = w.home_unit AND s.home_month = w.home_month
-        ) s ON true
+               coalesce($3 AND ROW(%1$s) IS NOT DISTINCT FROM ROW(%2$s), false) AS same
+        FROM pg_temp.child_staged w
+        LEFT JOIN pg_temp.child_stored s ON s.ma_ho_so = w.ma_ho_so AND s.seq = w.seq
         WHERE s.ma_ho_so IS NULL
            OR w.updated_at > s.updated_at
            OR (w.updated_at = s.updated_at
                AND NOT coalesce(s.batch_id = $1 AND s.source_rank < $2, false))
-        $sql$, stg, target, c.cols, stored)
+        $sql$, c.cols, stored)
     USING p_batch_id, p_source_rank, p_sole;
     GET DIAGNOSTICS rows_loaded = ROW_COUNT;
     ANALYZE pg_temp.win_child;
