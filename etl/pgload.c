@@ -442,11 +442,16 @@ static int announce(PGconn *conn, int current, struct buf *err)
 	buf_init(&out, 16);
 	int rc = pg_query_value(conn, "SELECT EXISTS (SELECT FROM dw.dossier_key)", 0, NULL,
 				&out, err);
-	if (rc == 0 && !strcmp(buf_str(&out), "t"))
+	if (rc == 0 && !strcmp(buf_str(&out), "t")) {
+		char what[64] = "";
+		if (pending)
+			snprintf(what, sizeof(what), "%d migration%s%s", pending,
+				 pending == 1 ? "" : "s", code ? "" : " and ");
 		log_warn(NULL, NULL,
-			 "migrate: %d migration(s) and %s to apply to a warehouse that holds data; "
+			 "migrate: %s%s to apply to a warehouse that holds data; "
 			 "readers of mart wait until it commits, which may take as long as a rescore",
-			 pending, code ? "no code change" : "the SQL code");
+			 what, code ? "" : "the SQL code");
+	}
 	buf_release(&out);
 	return rc;
 }

@@ -542,15 +542,18 @@ BEGIN
         -- the span grew at its end (a night that reaches the 15th): the
         -- periods that came need a row for every unit and field, from the
         -- first day of the first new report month; the others stand
+        -- (one row per unit and field, from its earliest day)
+        WITH changed AS (
+            DELETE FROM pg_temp.form06_pair RETURNING unit_code, field_code, from_day
+        )
         INSERT INTO pg_temp.form06_pair
-        SELECT DISTINCT unit_code, field_code, (dw.report_month(old_to) + interval '14 days')::date
-        FROM dw.form06_day;
-        -- one row per unit and field, from its earliest day
-        DELETE FROM pg_temp.form06_pair p
-        WHERE EXISTS (SELECT FROM pg_temp.form06_pair q
-                      WHERE q.unit_code = p.unit_code AND q.field_code = p.field_code
-                        AND (q.from_day < p.from_day
-                             OR (q.from_day = p.from_day AND q.ctid < p.ctid)));
+        SELECT unit_code, field_code, min(from_day)
+        FROM (SELECT * FROM changed
+              UNION ALL
+              SELECT DISTINCT unit_code, field_code,
+                     (dw.report_month(old_to) + interval '14 days')::date
+              FROM dw.form06_day) x
+        GROUP BY unit_code, field_code;
     END IF;
     ANALYZE pg_temp.form06_pair;
     PERFORM etl._form06_build();

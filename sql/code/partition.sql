@@ -32,6 +32,16 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['dossier', 'dossier_derived', 'supplement', 'log_step']
 $$;
 
+-- A table's partition of a month: its name (TABLE_pYYYYMM) and storage
+-- parameters (see dw.add_partitions for the log's).
+CREATE FUNCTION dw.partition_name(p_table text, p_month date) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT p_table || '_p' || to_char(p_month, 'YYYYMM') $$;
+
+CREATE FUNCTION dw.partition_storage(p_table text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_table = 'log_step' THEN ' WITH (fillfactor = 85)' ELSE '' END
+$$;
+
 -- Creates the monthly partitions of the dossier-keyed tables (all of them
 -- unless p_tables names some) that the given months lack (name:
 -- TABLE_pYYYYMM).  Each is made beside its table and then attached:
@@ -57,7 +67,7 @@ BEGIN
     FOR m IN SELECT DISTINCT date_trunc('month', x)::date FROM unnest(p_months) x
              WHERE x IS NOT NULL ORDER BY 1 LOOP
         FOREACH t IN ARRAY p_tables LOOP
-            part := t || '_p' || to_char(m, 'YYYYMM');
+            part := dw.partition_name(t, m);
             IF to_regclass('dw.' || quote_ident(part)) IS NULL THEN
                 EXECUTE format('CREATE TABLE dw.%I (LIKE dw.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)%s',
                                part, t, dw.partition_storage(t));
@@ -67,12 +77,6 @@ BEGIN
         END LOOP;
     END LOOP;
 END
-$$;
-
--- The storage parameters of a table's partitions (see dw.add_partitions).
-CREATE FUNCTION dw.partition_storage(p_table text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN p_table = 'log_step' THEN ' WITH (fillfactor = 85)' ELSE '' END
 $$;
 
 -- The bulk path of a partitioned table filled whole (a first load, a first
@@ -102,7 +106,7 @@ BEGIN
                     PARTITION BY RANGE (home_month)', shadow, p_table);
     FOR m IN SELECT DISTINCT date_trunc('month', x)::date FROM unnest(p_months) x
              WHERE x IS NOT NULL ORDER BY 1 LOOP
-        part := p_table || '_p' || to_char(m, 'YYYYMM');
+        part := dw.partition_name(p_table, m);
         IF to_regclass('dw.' || quote_ident(part)) IS NULL THEN
             part := 'dw.' || quote_ident(part);
         ELSE
