@@ -442,22 +442,24 @@ END
 $$;
 
 -- Adds p_sign times what the log steps of p_scope (a FROM clause naming
--- dw.dossier_derived x and dw.log_step s) that meet p_where count as to
+-- derived rows x and log steps s: dw.log_step, or the signed changes of
+-- pg_temp.step_change with p_weight 's.sign') that meet p_where count as to
 -- pg_temp.delta_sm, by the step-delay rule (above), under the unit the
 -- dossier is counted under.  Dynamic: p_scope is the mode's FROM item.
-CREATE FUNCTION etl._count_steps(p_sign int, p_scope text, p_where text DEFAULT 'true')
+CREATE FUNCTION etl._count_steps(p_sign int, p_scope text, p_where text DEFAULT 'true',
+                                 p_weight text DEFAULT '1')
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format($sql$
         INSERT INTO pg_temp.delta_sm
         SELECT x.k_unit, dw.local_month(s.done_at), dw.step_department(s.department),
-               %2$s * count(*),
-               %2$s * count(*) FILTER (WHERE dw.step_late(s.done_at, s.step_due_at))
+               %2$s * sum(%4$s),
+               %2$s * coalesce(sum(%4$s) FILTER (WHERE dw.step_late(s.done_at, s.step_due_at)), 0)
         FROM %1$s
         WHERE x.class <> 'not_received' AND s.step_due_at IS NOT NULL AND (%3$s)
         GROUP BY 1, 2, 3
-        $sql$, p_scope, p_sign, p_where);
+        $sql$, p_scope, p_sign, p_where, p_weight);
 END
 $$;
 
@@ -596,7 +598,7 @@ SET enable_nestloop = off SET enable_mergejoin = off AS $$
 DECLARE
     months date[] := ARRAY(SELECT DISTINCT home_month FROM dw.dossier_key);
 BEGIN
-    TRUNCATE pg_temp.delta_um, pg_temp.delta_sm, pg_temp.touched_dossier, pg_temp.steps_out;
+    TRUNCATE pg_temp.delta_um, pg_temp.delta_sm, pg_temp.touched_dossier, pg_temp.step_change;
     INSERT INTO pg_temp.touched_unit
     SELECT unit_code FROM dw.unit
     UNION SELECT unit_code FROM dw.procedure_version
@@ -662,16 +664,25 @@ END
 $$;
 
 -- Incremental: the touched dossiers derived again, each one's log looked up
--- at its home; returns the new span.  Dynamic: the touched months are
--- written in as constants (etl._in_months).
+-- at its home; returns the new span.  Their derived rows before and after
+-- are kept in two work tables (derived_old, derived_new), so that what they
+-- counted as and count as now is read from them, not looked up again.  The
+-- step counts move by the signed changes the merges recorded
+-- (pg_temp.step_change) where a dossier's unit and class stand; where they
+-- moved (or the dossier is new), its whole log is counted out under the old
+-- ones and in under the new: with L the log now and C the changes,
+-- count(L - C, old) = count(L, old) - count(C, old).
+-- Dynamic: the touched months are written in as constants (etl._in_months).
 CREATE FUNCTION etl._derive_touched(p_office_close time, p_span_from date,
                                     p_span_to date,
                                     OUT span_from date, OUT span_to date)
 LANGUAGE plpgsql AS $$
 DECLARE
     months  text;
-    scope   text;
-    v_edge  boolean;
+    o_from  date;
+    o_to    date;
+    n_from  date;
+    n_to    date;
 BEGIN
     TRUNCATE pg_temp.count_set;
     INSERT INTO pg_temp.count_set
@@ -679,20 +690,18 @@ BEGIN
     FROM pg_temp.touched_dossier t JOIN dw.dossier_key k USING (ma_ho_so);
     ANALYZE pg_temp.count_set;
     months := etl._months('SELECT home_month FROM pg_temp.count_set');
-    scope := 'pg_temp.count_set t JOIN ' || etl._in_months('dw.dossier_derived', months, 'x')
-             || ' USING (ma_ho_so)';
 
-    -- what they counted as, subtracted (their log: unless the merge did)
-    EXECUTE format('SELECT EXISTS (SELECT FROM %s
-                                   WHERE x.receipt_date IN ($1, $2)
-                                      OR x.finish_date IN ($1, $2))', scope)
-    INTO v_edge USING p_span_from, p_span_to;
-    PERFORM etl._count_dossiers(-1, scope);
-    PERFORM etl._count_steps(-1, scope || etl._log_at_home(months),
-        'NOT EXISTS (SELECT FROM pg_temp.steps_out o WHERE o.ma_ho_so = t.ma_ho_so)');
-    EXECUTE format('DELETE FROM dw.dossier_derived x USING pg_temp.count_set t
-                    WHERE x.ma_ho_so = t.ma_ho_so AND x.home_month = ANY (%L::date[])',
-                   months);
+    -- what they counted as, subtracted; their old rows go
+    DROP TABLE IF EXISTS pg_temp.derived_old, pg_temp.derived_new, pg_temp.step_moved;
+    CREATE TEMP TABLE derived_old (LIKE dw.dossier_derived) ON COMMIT DROP;
+    CREATE TEMP TABLE derived_new (LIKE dw.dossier_derived) ON COMMIT DROP;
+    EXECUTE format('WITH gone AS (
+                        DELETE FROM dw.dossier_derived x USING pg_temp.count_set t
+                        WHERE x.ma_ho_so = t.ma_ho_so AND x.home_month = ANY (%L::date[])
+                        RETURNING x.*)
+                    INSERT INTO pg_temp.derived_old SELECT * FROM gone', months);
+    ANALYZE pg_temp.derived_old;
+    PERFORM etl._count_dossiers(-1, 'pg_temp.derived_old x');
 
     PERFORM etl._refresh_versions(false);
     PERFORM dw.add_partitions(months::date[], ARRAY['dossier_derived']);
@@ -701,22 +710,52 @@ BEGIN
             || ' USING (ma_ho_so)',
         etl._log_facts_of('pg_temp.count_set t'),
         'pg_temp.count_set t JOIN ' || etl._in_months('dw.supplement', months, 's')
-            || ' USING (ma_ho_so)');
+            || ' USING (ma_ho_so)',
+        'pg_temp.derived_new');
+    INSERT INTO dw.dossier_derived SELECT * FROM pg_temp.derived_new;
+    ANALYZE pg_temp.derived_new;
 
     -- what they count as now, added
-    PERFORM etl._count_dossiers(1, scope);
-    PERFORM etl._count_steps(1, scope || etl._log_at_home(months));
+    PERFORM etl._count_dossiers(1, 'pg_temp.derived_new x');
+    -- the steps: by the changes where the dossier's unit and class stand,
+    -- whole where they moved
+    CREATE TEMP TABLE step_moved ON COMMIT DROP AS
+    SELECT t.*, coalesce(n.k_unit = o.k_unit
+                         AND (n.class <> 'not_received') IS NOT DISTINCT FROM
+                             (o.class <> 'not_received'), false) AS stands
+    FROM pg_temp.count_set t
+    LEFT JOIN pg_temp.derived_new n USING (ma_ho_so)
+    LEFT JOIN pg_temp.derived_old o USING (ma_ho_so);
+    PERFORM etl._count_steps(1, '(SELECT * FROM pg_temp.step_moved WHERE stands) t
+                                 JOIN pg_temp.derived_new x USING (ma_ho_so)
+                                 JOIN pg_temp.step_change s USING (ma_ho_so)', 'true', 's.sign');
+    DELETE FROM pg_temp.step_moved WHERE stands;
+    IF EXISTS (SELECT FROM pg_temp.step_moved) THEN
+        ANALYZE pg_temp.step_moved;
+        PERFORM etl._count_steps(-1, 'pg_temp.step_moved t JOIN pg_temp.derived_old x USING (ma_ho_so)'
+                                     || etl._log_at_home(months));
+        PERFORM etl._count_steps(1, 'pg_temp.step_moved t JOIN pg_temp.derived_old x USING (ma_ho_so)'
+                                    || ' JOIN pg_temp.step_change s USING (ma_ho_so)',
+                                 'true', 's.sign');
+        PERFORM etl._count_steps(1, 'pg_temp.step_moved t JOIN pg_temp.derived_new x USING (ma_ho_so)'
+                                    || etl._log_at_home(months));
+    END IF;
     PERFORM etl._apply_deltas();
 
-    -- the span moves out with the touched dossiers; it moves in only when a
-    -- dossier on its edge changed, which takes a look at every dossier
-    IF v_edge OR p_span_from IS NULL THEN
+    -- the span: it moves out with the touched dossiers; an edge one of them
+    -- held before and none holds now may move in, which takes a look at
+    -- every dossier (a night whose dossiers all stay on the edge does not)
+    SELECT min(least(receipt_date, finish_date)), max(greatest(receipt_date, finish_date))
+    INTO o_from, o_to FROM pg_temp.derived_old;
+    SELECT min(least(receipt_date, finish_date)), max(greatest(receipt_date, finish_date))
+    INTO n_from, n_to FROM pg_temp.derived_new;
+    IF p_span_from IS NULL
+       OR (o_from = p_span_from AND NOT coalesce(n_from <= p_span_from, false))
+       OR (o_to = p_span_to AND NOT coalesce(n_to >= p_span_to, false)) THEN
         SELECT * INTO span_from, span_to FROM etl._full_span();
     ELSE
-        EXECUTE format('SELECT least($1, min(least(x.receipt_date, x.finish_date))),
-                               greatest($2, max(greatest(x.receipt_date, x.finish_date)))
-                        FROM %s', scope)
-        INTO span_from, span_to USING p_span_from, p_span_to;
+        span_from := least(p_span_from, n_from);
+        span_to := greatest(p_span_to, n_to);
     END IF;
 END
 $$;

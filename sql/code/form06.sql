@@ -231,29 +231,35 @@ BEGIN
 END
 $$;
 
--- The events of the facts of pg_temp.form06_scope, times p_sign, added to
--- pg_temp.form06_delta.  No Memoize: the planner puts one in front of the
+-- The events of the facts of pg_temp.form06_scope (or p_facts, a FROM item
+-- of facts f), times p_sign, added to pg_temp.form06_delta.  No Memoize: the planner puts one in front of the
 -- events of each fact, keyed on the ten arguments' fifty-odd expressions,
 -- and it never hits (every fact differs); hashing those keys cost 2 of the
 -- statement's 5 s at 200,000 dossiers (EXPLAIN ANALYZE, make bench's
 -- cluster), 36% of it.
-CREATE FUNCTION etl._form06_count(p_sign int) RETURNS void
-LANGUAGE sql
+CREATE FUNCTION etl._form06_count(p_sign int,
+    p_facts text DEFAULT 'pg_temp.form06_scope t JOIN dw.form06_fact f USING (ma_ho_so)')
+RETURNS void
+LANGUAGE plpgsql
 SET enable_memoize = off AS $$
+BEGIN
+    -- dynamic: the facts are the stored ones of the scope, or a table of them
+    EXECUTE format($sql$
     INSERT INTO pg_temp.form06_delta
     SELECT f.unit_code, f.field_code, e.day,
-           p_sign * sum(e.received_online), p_sign * sum(e.received_offline),
-           p_sign * sum(e.resolved_early), p_sign * sum(e.resolved_on_time),
-           p_sign * sum(e.resolved_late), p_sign * sum(e.withdrawn),
-           p_sign * sum(e.resolved_late_legal), p_sign * sum(e.resolved_unknown_legal),
-           p_sign * sum(e.masked_late), p_sign * sum(e.pending_in_time),
-           p_sign * sum(e.pending_overdue), p_sign * sum(e.pending_overdue_legal)
-    FROM pg_temp.form06_scope t
-    JOIN dw.form06_fact f USING (ma_ho_so)
+           %2$s * sum(e.received_online), %2$s * sum(e.received_offline),
+           %2$s * sum(e.resolved_early), %2$s * sum(e.resolved_on_time),
+           %2$s * sum(e.resolved_late), %2$s * sum(e.withdrawn),
+           %2$s * sum(e.resolved_late_legal), %2$s * sum(e.resolved_unknown_legal),
+           %2$s * sum(e.masked_late), %2$s * sum(e.pending_in_time),
+           %2$s * sum(e.pending_overdue), %2$s * sum(e.pending_overdue_legal)
+    FROM %1$s
     CROSS JOIN LATERAL dw.form06_events(f.receipt_day, f.close_day, f.channel, f.closed_as,
                                         f.declared_outcome, f.legal_outcome, f.masked_late,
                                         f.due_day, f.legal_due_date, f.legal_stops) e
     GROUP BY f.unit_code, f.field_code, e.day
+    $sql$, p_facts, p_sign);
+END
 $$;
 
 -- The deltas added to dw.form06_day; rows left all zero go.  Fills
@@ -504,10 +510,24 @@ BEGIN
     ELSE
         INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM pg_temp.count_set;
         ANALYZE pg_temp.form06_scope;
-        PERFORM etl._form06_count(-1);
-        DELETE FROM dw.form06_fact f USING pg_temp.form06_scope t WHERE f.ma_ho_so = t.ma_ho_so;
-        PERFORM etl._form06_facts();
-        PERFORM etl._form06_count(1);
+        -- the scope's facts before and after, beside: each side counted
+        -- from there, and a fact that came out as it was neither counted
+        -- nor written
+        DROP TABLE IF EXISTS pg_temp.form06_old, pg_temp.form06_new, pg_temp.form06_same;
+        CREATE TEMP TABLE form06_old (LIKE dw.form06_fact) ON COMMIT DROP;
+        CREATE TEMP TABLE form06_new (LIKE dw.form06_fact) ON COMMIT DROP;
+        INSERT INTO pg_temp.form06_old
+        SELECT f.* FROM pg_temp.form06_scope t JOIN dw.form06_fact f USING (ma_ho_so);
+        PERFORM etl._form06_facts('pg_temp.form06_new');
+        CREATE TEMP TABLE form06_same ON COMMIT DROP AS
+        SELECT o.ma_ho_so FROM pg_temp.form06_old o JOIN pg_temp.form06_new n USING (ma_ho_so)
+        WHERE ROW(o.*) IS NOT DISTINCT FROM ROW(n.*);
+        DELETE FROM pg_temp.form06_old o USING pg_temp.form06_same x WHERE o.ma_ho_so = x.ma_ho_so;
+        DELETE FROM pg_temp.form06_new n USING pg_temp.form06_same x WHERE n.ma_ho_so = x.ma_ho_so;
+        PERFORM etl._form06_count(-1, 'pg_temp.form06_old f');
+        PERFORM etl._form06_count(1, 'pg_temp.form06_new f');
+        DELETE FROM dw.form06_fact f USING pg_temp.form06_old o WHERE f.ma_ho_so = o.ma_ho_so;
+        INSERT INTO dw.form06_fact SELECT * FROM pg_temp.form06_new;
         PERFORM etl._form06_apply();
     END IF;
     -- pg_temp.merged exists when a derivation runs, not when a migration fills

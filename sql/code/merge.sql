@@ -153,8 +153,11 @@ BEGIN
     CREATE TEMP TABLE work_state (bulk boolean NOT NULL, derived text) ON COMMIT DROP;
     INSERT INTO pg_temp.work_state VALUES (false, NULL);
     CREATE TEMP TABLE touched_dossier (ma_ho_so text COLLATE "C" PRIMARY KEY) ON COMMIT DROP;
-    -- dossiers whose log contribution the merge of quatrinh already subtracted
-    CREATE TEMP TABLE steps_out (ma_ho_so text COLLATE "C" PRIMARY KEY) ON COMMIT DROP;
+    -- the log steps the merges of quatrinh changed, signed: -1 for what a
+    -- stored step counted as, +1 for what its new version counts as (the
+    -- columns the step-delay rule reads; etl._derive_touched)
+    CREATE TEMP TABLE step_change (ma_ho_so text COLLATE "C", sign int, done_at timestamptz,
+                                   department text, step_due_at timestamptz) ON COMMIT DROP;
     -- the dossiers being counted, at their home
     CREATE TEMP TABLE count_set (ma_ho_so text COLLATE "C", unit_code text COLLATE "C",
                                  home_month date,
@@ -186,7 +189,7 @@ SELECT etl._create_work();
 CREATE FUNCTION etl._clear_work() RETURNS void
 LANGUAGE sql AS $$
     UPDATE pg_temp.work_state SET bulk = false;
-    TRUNCATE pg_temp.merged, pg_temp.touched_dossier, pg_temp.steps_out, pg_temp.count_set,
+    TRUNCATE pg_temp.merged, pg_temp.touched_dossier, pg_temp.step_change, pg_temp.count_set,
              pg_temp.touched_unit, pg_temp.touched_um, pg_temp.touched_sm,
              pg_temp.touched_kpi, pg_temp.touched_step, pg_temp.delta_um, pg_temp.delta_sm;
 $$;
@@ -555,7 +558,16 @@ DECLARE
     v_empty boolean;
     months text;
     m      record;
+    content_w text;
+    content_s text;
 BEGIN
+    -- a row's content: what the source sent but its CapNhatLuc
+    SELECT string_agg('w.' || quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg('s.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+    INTO content_w, content_s
+    FROM pg_attribute a
+    WHERE a.attrelid = stg::regclass AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attname NOT IN ('row_number', 'updated_at');
     EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s) AND EXISTS (SELECT FROM %s)',
                    target, stg) INTO v_empty;
     IF v_empty THEN
@@ -582,7 +594,7 @@ BEGIN
     -- stored versions, found by each dossier's key in the home's partition
     -- (a hash join would read every row of the homes' months: 944,000 log
     -- rows for a night's 132,000); same: equal to the stored row, and not to
-    -- be written
+    -- be written; moved: new, or its content (all but CapNhatLuc) changed
     months := etl._months(format('SELECT coalesce(k.home_month, dw.orphan_month())
                                   FROM %s s LEFT JOIN dw.dossier_key k USING (ma_ho_so)',
                                  stg));
@@ -615,14 +627,15 @@ BEGIN
     EXECUTE format($sql$
         CREATE TEMP TABLE win_child ON COMMIT DROP AS
         SELECT w.*, s.ma_ho_so IS NOT NULL AS stored,
-               coalesce($3 AND ROW(%1$s) IS NOT DISTINCT FROM ROW(%2$s), false) AS same
+               coalesce($3 AND ROW(%1$s) IS NOT DISTINCT FROM ROW(%2$s), false) AS same,
+               s.ma_ho_so IS NULL OR ROW(%3$s) IS DISTINCT FROM ROW(%4$s) AS moved
         FROM pg_temp.child_staged w
         LEFT JOIN pg_temp.child_stored s ON s.ma_ho_so = w.ma_ho_so AND s.seq = w.seq
         WHERE s.ma_ho_so IS NULL
            OR w.updated_at > s.updated_at
            OR (w.updated_at = s.updated_at
                AND NOT coalesce(s.batch_id = $1 AND s.source_rank < $2, false))
-        $sql$, c.cols, stored)
+        $sql$, c.cols, stored, content_w, content_s)
     USING p_batch_id, p_source_rank, p_sole;
     GET DIAGNOSTICS rows_loaded = ROW_COUNT;
     ANALYZE pg_temp.win_child;
@@ -632,23 +645,22 @@ BEGIN
                               ARRAY[substr(target, 4)]);
 
     IF p_entity = 'quatrinh' AND NOT v_bulk THEN
-        -- the log of these dossiers is about to change: subtract what it
-        -- counted as, once per transaction, while it is still stored
-        TRUNCATE pg_temp.count_set;
-        WITH first_time AS (
-            INSERT INTO pg_temp.steps_out
-            SELECT DISTINCT ma_ho_so FROM pg_temp.win_child WHERE home_unit <> ''
-            ON CONFLICT DO NOTHING
-            RETURNING ma_ho_so
-        )
-        INSERT INTO pg_temp.count_set
-        SELECT k.ma_ho_so, k.unit_code, k.home_month
-        FROM first_time f JOIN dw.dossier_key k USING (ma_ho_so);
-        ANALYZE pg_temp.count_set;
-        PERFORM etl._count_steps(-1, 'pg_temp.count_set t JOIN '
-            || etl._in_months('dw.dossier_derived', months, 'x')
-            || ' USING (ma_ho_so)' || etl._log_at_home(months));
-        TRUNCATE pg_temp.count_set;
+        -- what the changed steps counted as and count as now, signed, from
+        -- the rows at hand: the step counts move by these alone while the
+        -- dossier's unit and class stand (etl._derive_touched), and a step
+        -- sent again with only a new CapNhatLuc moves nothing.  Before, the
+        -- whole log of every such dossier was counted out here and in again
+        -- after the derivation: two more lookups of 132,000 rows a night.
+        -- Orphans count for nothing until their dossier comes.
+        INSERT INTO pg_temp.step_change
+        SELECT x.*
+        FROM pg_temp.win_child w
+        LEFT JOIN pg_temp.child_stored s ON s.ma_ho_so = w.ma_ho_so AND s.seq = w.seq
+        CROSS JOIN LATERAL (VALUES (w.ma_ho_so, 1, w.done_at, w.department, w.step_due_at),
+                                   (s.ma_ho_so, -1, s.done_at, s.department, s.step_due_at)) x
+        WHERE w.home_unit <> '' AND x.column1 IS NOT NULL
+          AND ROW(w.done_at, w.department, w.step_due_at)
+              IS DISTINCT FROM ROW(s.done_at, s.department, s.step_due_at);
     END IF;
 
     EXECUTE format($sql$
@@ -668,9 +680,11 @@ BEGIN
         $sql$, target, cols, c.cols)
     USING p_source, p_source_rank, p_batch_id, p_run_id;
 
+    -- a dossier whose rows came again as they were (but their CapNhatLuc)
+    -- derives as it did
     IF NOT v_bulk THEN
         INSERT INTO pg_temp.touched_dossier
-        SELECT DISTINCT ma_ho_so FROM pg_temp.win_child
+        SELECT DISTINCT ma_ho_so FROM pg_temp.win_child WHERE moved
         ON CONFLICT DO NOTHING;
     END IF;
 END
