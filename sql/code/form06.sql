@@ -171,8 +171,10 @@ SELECT etl._form06_create_work();
 
 -- The facts of the dossiers of pg_temp.form06_scope (ma_ho_so, unit_code,
 -- home_month), at their home, into dw.form06_fact (or p_target, a table of
--- its columns).
-CREATE FUNCTION etl._form06_facts(p_target text DEFAULT 'dw.form06_fact') RETURNS void
+-- its columns), from their rows in dw.dossier_derived (or p_derived, a
+-- table of its columns).
+CREATE FUNCTION etl._form06_facts(p_target text DEFAULT 'dw.form06_fact',
+                                  p_derived text DEFAULT 'dw.dossier_derived') RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     -- what the log and the supplements say, first, with their statistics:
@@ -196,7 +198,11 @@ BEGIN
     -- joined on, first, with their statistics: a join of three key columns
     -- is estimated at a few rows, and the lookups planned for a few rows
     -- cost a night 16 s at a million dossiers instead of 1 s (make bench)
+    -- dynamic: the derived rows are dw.dossier_derived, or the ones a night
+    -- has just derived (etl._derive_touched's derived_new: not looked up
+    -- again)
     DROP TABLE IF EXISTS pg_temp.form06_in;
+    EXECUTE format($sql$
     CREATE TEMP TABLE form06_in ON COMMIT DROP AS
     SELECT x.ma_ho_so, x.unit_code, d.procedure_code, d.received_at, d.channel,
            x.receipt_date,
@@ -204,11 +210,12 @@ BEGIN
            x.close_date, x.class, x.declared_outcome, x.legal_outcome, x.masked_late,
            x.due_date, x.legal_due_date
     FROM pg_temp.form06_scope t
-    JOIN dw.dossier_derived x
+    JOIN %s x
       ON x.ma_ho_so = t.ma_ho_so AND x.unit_code = t.unit_code AND x.home_month = t.home_month
     JOIN dw.dossier d
       ON d.ma_ho_so = t.ma_ho_so AND d.unit_code = t.unit_code AND d.home_month = t.home_month
-    WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
+    WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL
+    $sql$, p_derived);
     ANALYZE pg_temp.form06_in;
 
     -- dynamic: the target is dw.form06_fact or a table of its columns
@@ -518,7 +525,7 @@ BEGIN
         CREATE TEMP TABLE form06_new (LIKE dw.form06_fact) ON COMMIT DROP;
         INSERT INTO pg_temp.form06_old
         SELECT f.* FROM pg_temp.form06_scope t JOIN dw.form06_fact f USING (ma_ho_so);
-        PERFORM etl._form06_facts('pg_temp.form06_new');
+        PERFORM etl._form06_facts('pg_temp.form06_new', 'pg_temp.derived_new');
         CREATE TEMP TABLE form06_same ON COMMIT DROP AS
         SELECT o.ma_ho_so FROM pg_temp.form06_old o JOIN pg_temp.form06_new n USING (ma_ho_so)
         WHERE ROW(o.*) IS NOT DISTINCT FROM ROW(n.*);

@@ -616,7 +616,8 @@ BEGIN
     EXECUTE format($sql$
         CREATE TEMP TABLE child_stored ON COMMIT DROP AS
         SELECT s.*
-        FROM (SELECT DISTINCT ma_ho_so, home_unit, home_month FROM pg_temp.child_staged) k
+        FROM (SELECT DISTINCT ma_ho_so, home_unit, home_month FROM pg_temp.child_staged
+              ORDER BY home_month, ma_ho_so) k
         CROSS JOIN LATERAL (
             SELECT * FROM %1$s s
             WHERE s.ma_ho_so = k.ma_ho_so AND s.unit_code = k.home_unit
