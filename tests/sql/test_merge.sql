@@ -1,6 +1,6 @@
 -- source-api.md, "Keys are national codes ...": merge semantics.
 \ir lib.sql
-SELECT plan(36);
+SELECT plan(38);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- Loads one hoso row (status, updated_at local) for dossier K as source/rank/batch.
@@ -207,4 +207,21 @@ SELECT is((SELECT rows_loaded || '/' || rows_superseded
 SELECT etl.derive('2025-01-01');
 COMMIT;
 SELECT is(pg_temp.step_of('S', 1), 'Một cửa run 22 batch 22', 'the first source''s step stays');
+-- A row sent again as it is stored, but for its CapNhatLuc (a night re-sends
+-- the whole log of a changed dossier, and the catalogue's latest version),
+-- is loaded, and gives nothing to derive again.
+BEGIN;
+SELECT etl.create_staging();
+INSERT INTO stg_bosung (row_number, ma_ho_so, seq, requested_at, returned_at, updated_at) VALUES
+    (1, 'A', 1, pg_temp.lt('2024-03-05 09:00'), pg_temp.lt('2024-03-07 09:00'), pg_temp.lt('2024-03-09 09:00'));
+SELECT pg_temp.stage_step('S', 1, 'Một cửa', '2024-03-09 09:00', 1);
+INSERT INTO stg_thutuc (row_number, unit_code, procedure_code, procedure_name, level, legal_days, fee, in_force, updated_at) VALUES
+    (1, 'U1', 'P', 'v3 fixed', 2, 3, false, true, pg_temp.lt('2024-03-04 09:00'));
+SELECT is(pg_temp.merge_line(24, 's1', 1, 24), 'bosung:1/0 quatrinh:1/0 thutuc:1/0',
+          'unchanged but for CapNhatLuc: loaded');
+SELECT is((SELECT count(*)::int FROM pg_temp.touched_dossier)
+          + (SELECT count(*)::int FROM pg_temp.merged), 0,
+          'unchanged but for CapNhatLuc: no dossier and no catalogue version to derive again');
+SELECT etl.derive('2025-01-01');
+COMMIT;
 SELECT * FROM finish();
