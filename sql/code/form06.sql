@@ -239,11 +239,11 @@ END
 $$;
 
 -- The events of the facts of pg_temp.form06_scope (or p_facts, a FROM item
--- of facts f), times p_sign, added to pg_temp.form06_delta.  No Memoize: the planner puts one in front of the
--- events of each fact, keyed on the ten arguments' fifty-odd expressions,
--- and it never hits (every fact differs); hashing those keys cost 2 of the
--- statement's 5 s at 200,000 dossiers (EXPLAIN ANALYZE, make bench's
--- cluster), 36% of it.
+-- of facts f), times p_sign, added to pg_temp.form06_delta.  No Memoize:
+-- the planner puts one in front of the events of each fact, keyed on the
+-- ten arguments' fifty-odd expressions, and it never hits (every fact
+-- differs); hashing those keys cost 2 of the statement's 5 s at 200,000
+-- dossiers (EXPLAIN ANALYZE, make bench's cluster), 36% of it.
 CREATE FUNCTION etl._form06_count(p_sign int,
     p_facts text DEFAULT 'pg_temp.form06_scope t JOIN dw.form06_fact f USING (ma_ho_so)')
 RETURNS void

@@ -238,6 +238,19 @@ LANGUAGE sql STABLE AS $$
       AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'row_number'
 $$;
 
+-- A row's content: the entity's staged columns but row_number and
+-- updated_at, as a list with a prefix.  A row that comes again with the
+-- content it is stored with (a new CapNhatLuc only) is loaded and stamped,
+-- and derives nothing again (etl._merge_entity, etl._merge_children).
+CREATE FUNCTION etl._content_columns(p_entity text, p_prefix text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT string_agg(p_prefix || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+    FROM pg_attribute a
+    WHERE a.attrelid = ('pg_temp.' || quote_ident('stg_' || p_entity))::regclass
+      AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attname NOT IN ('row_number', 'updated_at')
+$$;
+
 -- Merge one entity's staged rows into its stored table.  Within the staged
 -- rows the later updated_at wins, on a tie the larger row_number.  Against
 -- the stored row: replace when the staged updated_at is the same or later,
@@ -254,8 +267,10 @@ DECLARE
     cols   text;
     keys   text;
     sets   text;
-    content_s text;
-    content_t text;
+    -- CapNhatLuc is a key column of the catalogue's versions, and so
+    -- compared there
+    content_s text := etl._content_columns(p_entity, 's.');
+    content_t text := etl._content_columns(p_entity, 't.');
 BEGIN
     SELECT * INTO STRICT e FROM etl.entities() x WHERE x.entity = p_entity;
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
@@ -266,14 +281,6 @@ BEGIN
     WHERE a.attrelid = stg::regclass AND a.attnum > 0 AND NOT a.attisdropped
       AND a.attname <> 'row_number';
     SELECT string_agg(quote_ident(k), ', ') INTO keys FROM unnest(e.keys) k;
-    -- a row's content: what the source sent but its CapNhatLuc (a key
-    -- column of the catalogue's versions, and so compared there)
-    SELECT string_agg('s.' || quote_ident(a.attname), ', ' ORDER BY a.attnum),
-           string_agg('t.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
-    INTO content_s, content_t
-    FROM pg_attribute a
-    WHERE a.attrelid = stg::regclass AND a.attnum > 0 AND NOT a.attisdropped
-      AND a.attname NOT IN ('row_number', 'updated_at');
 
     -- dynamic: one statement for donvi and thutuc, its table, key and
     -- columns those of the entity's staging table.  A row that comes again
@@ -581,16 +588,9 @@ DECLARE
     v_empty boolean;
     months text;
     m      record;
-    content_w text;
-    content_s text;
+    content_w text := etl._content_columns(p_entity, 'w.');
+    content_s text := etl._content_columns(p_entity, 's.');
 BEGIN
-    -- a row's content: what the source sent but its CapNhatLuc
-    SELECT string_agg('w.' || quote_ident(a.attname), ', ' ORDER BY a.attnum),
-           string_agg('s.' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
-    INTO content_w, content_s
-    FROM pg_attribute a
-    WHERE a.attrelid = stg::regclass AND a.attnum > 0 AND NOT a.attisdropped
-      AND a.attname NOT IN ('row_number', 'updated_at');
     EXECUTE format('SELECT NOT EXISTS (SELECT FROM %s) AND EXISTS (SELECT FROM %s)',
                    target, stg) INTO v_empty;
     IF v_empty THEN
