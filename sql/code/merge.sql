@@ -603,6 +603,14 @@ BEGIN
             IF NOT v_bulk THEN
                 EXECUTE format('INSERT INTO pg_temp.touched_dossier
                                 SELECT DISTINCT ma_ho_so FROM %s ON CONFLICT DO NOTHING', stg);
+                -- every step is new: all of them count in, at a home (the
+                -- dossiers may be stored and derived already, their log
+                -- coming later: the derivation moves their counts by these)
+                IF p_entity = 'quatrinh' THEN
+                    INSERT INTO pg_temp.step_change
+                    SELECT ma_ho_so, 1, done_at, department, step_due_at
+                    FROM dw.log_step WHERE home_month <> dw.orphan_month();
+                END IF;
             END IF;
             RETURN;
         END IF;
@@ -617,9 +625,9 @@ BEGIN
     -- stored versions, found by each dossier's key in the home's partition
     -- (a hash join would read every row of the homes' months: 944,000 log
     -- rows for a night's 132,000); same: equal to the stored row, and not to
-    -- be written; moved: new, or its content (all but CapNhatLuc) changed
-    -- each staged dossier's home, looked up once (a night's 132,000 steps
-    -- are 20,000 dossiers)
+    -- be written; moved: new, or its content (all but CapNhatLuc) changed.
+    -- Each staged dossier's home first, looked up once (a night's 132,000
+    -- steps are 20,000 dossiers).
     DROP TABLE IF EXISTS pg_temp.win_child, pg_temp.child_home, pg_temp.child_staged,
                          pg_temp.child_stored;
     EXECUTE format($sql$
