@@ -62,16 +62,16 @@ COMMENT ON FUNCTION etl.advance_watermark(text, text, timestamptz, timestamptz, 
 CREATE FUNCTION etl.after_migrate() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- 014: Decision 766's columns of a warehouse derived before them (NULL
-    -- in unit_kpi; their facts in dw.dossier_derived, form 06's closing day
-    -- among them, are not there either): everything derived again, as the
-    -- start of this migrate sees it.  Form 06 is filled by it too.
-    IF EXISTS (SELECT FROM mart.unit_kpi WHERE progress_total IS NULL) THEN
+    -- 014, 016: a warehouse derived before a column of the derivation
+    -- existed (014: Decision 766's, NULL in unit_kpi; 016: form 06's field
+    -- and supplement stops in dw.dossier_derived): everything derived
+    -- again, as the start of this migrate sees it.  Form 06 is filled by
+    -- it too.
+    IF EXISTS (SELECT FROM mart.unit_kpi WHERE progress_total IS NULL)
+       OR EXISTS (SELECT FROM dw.dossier_derived
+                  WHERE class <> 'not_received' AND receipt_date IS NOT NULL
+                    AND field_code IS NULL) THEN
         PERFORM etl.rescore(now());
-    END IF;
-    -- 012: form 06 of the dossiers derived before it existed
-    IF EXISTS (SELECT FROM dw.dossier_key) AND NOT EXISTS (SELECT FROM dw.form06_fact) THEN
-        PERFORM etl._form06_derive(true);
     END IF;
 END
 $$;

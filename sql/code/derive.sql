@@ -12,6 +12,9 @@
 --     with the log facts of etl._log_fact_aggregates; its working-day
 --     arithmetic is calendar.sql's (dw.workday_add), done as joins on
 --     workday_no;
+--   * what form 06 reads of a dossier beside these: the field of its
+--     catalogue version in force at receipt and the days a supplement is
+--     outstanding (etl._derive_dossiers; counted by form06.sql);
 --   * the catalogue version in force at receipt (in etl._derive_dossiers),
 --     the versions' validity (etl._refresh_versions) and the dossiers a
 --     catalogue change touches (etl._touch_from_catalogue);
@@ -291,7 +294,8 @@ BEGIN
         (ma_ho_so, unit_code, home_month, class, k_unit, k_channel, k_paid_online,
          receipt_date, finish_date, effective_receipt_day, legal_days, extension_days,
          legal_due_date, declared_outcome, legal_outcome, masked_late, on_software,
-         online_eligible, fee_received, close_date, due_date, online_full_eligible)
+         online_eligible, fee_received, close_date, due_date, online_full_eligible,
+         field_code, legal_stops)
     WITH log_facts AS (
         -- the log: received in the software, handled, finished, withdrawn
         SELECT l.ma_ho_so, l.first_receipt_step, l.handled, l.logged_finish,
@@ -323,6 +327,16 @@ BEGIN
         JOIN dw.calendar ca ON ca.day = i.a
         JOIN dw.calendar cb ON cb.day = i.b
         GROUP BY i.ma_ho_so
+    ), stop AS (
+        -- form 06: the days at whose end a supplement is outstanding
+        -- (requested on or before the day, back after it)
+        SELECT s.ma_ho_so,
+               range_agg(daterange(dw.local_date(s.requested_at),
+                                   dw.local_date(s.returned_at))) AS stops
+        FROM %3$s
+        WHERE s.returned_at IS NULL
+           OR dw.local_date(s.returned_at) > dw.local_date(s.requested_at)
+        GROUP BY s.ma_ho_so
     ), dossier AS (
         SELECT d.ma_ho_so, d.unit_code, d.home_month, d.procedure_code, d.channel,
                d.paid_online, d.received_at, d.updated_at,
@@ -336,7 +350,7 @@ BEGIN
         SELECT d.ma_ho_so, d.unit_code, d.home_month, d.channel, d.paid_online, d.class,
                d.class <> 'not_received' AS received,
                d.received_local::date AS receipt_local, d.finish_local, d.due_local,
-               v.level, v.legal_days, v.fee,
+               v.level, v.legal_days, v.fee, v.field_code, st.stops,
                dw.close_day(d.class, d.received_local::date, d.finish_local,
                             l.first_withdrawal_step, d.updated_at) AS close_date,
                dw.on_software(l.first_receipt_step, d.received_at, l.handled, d.class,
@@ -347,6 +361,7 @@ BEGIN
         FROM dossier d
         LEFT JOIN log_facts l USING (ma_ho_so)
         LEFT JOIN extension e USING (ma_ho_so)
+        LEFT JOIN stop st USING (ma_ho_so)
         -- the catalogue version in force at receipt, else the earliest
         LEFT JOIN dw.procedure_version v
                ON v.unit_code = d.unit_code AND v.procedure_code = d.procedure_code
@@ -381,7 +396,11 @@ BEGIN
            dw.fee_received(o.received, o.fee),
            CASE WHEN o.received THEN o.close_date END,
            CASE WHEN o.received THEN o.due_local END,
-           dw.online_full_eligible(o.received, o.level)
+           dw.online_full_eligible(o.received, o.level),
+           -- form 06's row: the field of the version in force at receipt
+           CASE WHEN o.received
+                THEN coalesce(nullif(btrim(o.field_code), ''), '(không rõ)') END,
+           CASE WHEN o.received THEN o.stops END
     FROM outcome o
     $sql$, p_dossier, p_log, p_supplement, p_target, p_office_close);
 END
@@ -808,7 +827,7 @@ BEGIN
     IF v_bulk THEN
         PERFORM etl._analyze('dw.kpi_unit, mart.unit_kpi, mart.step_delay,
                               mart.compliance_score, mart.compliance_total');
-        PERFORM etl._analyze('dw.form06_fact, dw.form06_day, dw.form06_period');
+        PERFORM etl._analyze('dw.form06_day, dw.form06_period');
     END IF;
 
     UPDATE dw.state

@@ -165,15 +165,13 @@ $$;
 
 -- ------------------------------------------------------- the dossiers
 
--- The work tables of one refresh: the dossiers to count again
--- (form06_scope), their signed events (form06_delta), and each unit and
--- field that changed with the first day it changed on (form06_pair).
+-- The work tables of one refresh: the signed events of the dossiers
+-- counted again (form06_delta), and each unit and field that changed with
+-- the first day it changed on (form06_pair).
 CREATE FUNCTION etl._form06_create_work() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    DROP TABLE IF EXISTS pg_temp.form06_scope, pg_temp.form06_delta, pg_temp.form06_pair;
-    CREATE TEMP TABLE form06_scope (ma_ho_so text COLLATE "C", unit_code text COLLATE "C",
-                                    home_month date) ON COMMIT DROP;
+    DROP TABLE IF EXISTS pg_temp.form06_delta, pg_temp.form06_pair;
     CREATE TEMP TABLE form06_delta (LIKE dw.form06_day) ON COMMIT DROP;
     CREATE TEMP TABLE form06_pair (unit_code text COLLATE "C", field_code text,
                                    from_day date) ON COMMIT DROP;
@@ -184,85 +182,21 @@ $$;
 -- check_function_bodies checks the functions below against them.
 SELECT etl._form06_create_work();
 
--- The facts of the dossiers of pg_temp.form06_scope (ma_ho_so, unit_code,
--- home_month), at their home, into dw.form06_fact (or p_target, a table of
--- its columns), from their rows in dw.dossier_derived (or p_derived, a
--- table of its columns).
-CREATE FUNCTION etl._form06_facts(p_target text DEFAULT 'dw.form06_fact',
-                                  p_derived text DEFAULT 'dw.dossier_derived') RETURNS void
+-- The events of the received dossiers of p_derived (a FROM item of
+-- derived rows x: dw.dossier_derived, or a night's derived_old or
+-- derived_new), times p_sign, added to pg_temp.form06_delta: each
+-- dossier's arrays unnested in the select list (dw.form06_event_days),
+-- then summed per unit, field and day into the columns they count in.
+-- What a dossier counts as is read from its derived row (derive.sql): the
+-- receipt, closing and due days, class, outcomes, legal due date, and the
+-- two columns kept for form 06, field_code and legal_stops; under k_unit,
+-- the unit it was derived under (its own MaDonVi then): a dossier that
+-- moves to another unit is moved by etl._rehome before it is derived
+-- again, and its old events are taken from the unit they were added to.
+-- Dynamic: p_derived is the caller's.
+CREATE FUNCTION etl._form06_count(p_sign int, p_derived text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- what the log and the supplements say, first, with their statistics:
-    -- the planner then joins them by hash for a bulk derivation and looks
-    -- them up for a night's few dossiers
-    DROP TABLE IF EXISTS pg_temp.form06_stop;
-    -- outstanding at the end of a day: requested on or before it, back after it
-    CREATE TEMP TABLE form06_stop ON COMMIT DROP AS
-    SELECT s.ma_ho_so,
-           range_agg(daterange(dw.local_date(s.requested_at),
-                               dw.local_date(s.returned_at))) AS stops
-    FROM pg_temp.form06_scope t
-    JOIN dw.supplement s
-      ON s.ma_ho_so = t.ma_ho_so AND s.unit_code = t.unit_code AND s.home_month = t.home_month
-    WHERE s.returned_at IS NULL
-       OR dw.local_date(s.returned_at) > dw.local_date(s.requested_at)
-    GROUP BY s.ma_ho_so;
-    ANALYZE pg_temp.form06_stop;
-
-    -- the received dossiers with what the catalogue and the supplements are
-    -- joined on, first, with their statistics: a join of three key columns
-    -- is estimated at a few rows, and the lookups planned for a few rows
-    -- cost a night 16 s at a million dossiers instead of 1 s (make bench)
-    -- dynamic: the derived rows are dw.dossier_derived, or the ones a night
-    -- has just derived (etl._derive_touched's derived_new: not looked up
-    -- again)
-    DROP TABLE IF EXISTS pg_temp.form06_in;
-    EXECUTE format($sql$
-    CREATE TEMP TABLE form06_in ON COMMIT DROP AS
-    SELECT x.ma_ho_so, x.unit_code, d.procedure_code, d.received_at, d.channel,
-           x.receipt_date,
-           -- the closing day is derive.sql's (dw.close_day), as 766's progress reads it
-           x.close_date, x.class, x.declared_outcome, x.legal_outcome, x.masked_late,
-           x.due_date, x.legal_due_date
-    FROM pg_temp.form06_scope t
-    JOIN %s x
-      ON x.ma_ho_so = t.ma_ho_so AND x.unit_code = t.unit_code AND x.home_month = t.home_month
-    JOIN dw.dossier d
-      ON d.ma_ho_so = t.ma_ho_so AND d.unit_code = t.unit_code AND d.home_month = t.home_month
-    WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL
-    $sql$, p_derived);
-    ANALYZE pg_temp.form06_in;
-
-    -- dynamic: the target is dw.form06_fact or a table of its columns
-    EXECUTE format($sql$
-    INSERT INTO %s
-    SELECT f.ma_ho_so, f.unit_code,
-           coalesce(nullif(btrim(v.field_code), ''), '(không rõ)'),
-           f.channel, f.receipt_date,
-           f.close_date, CASE WHEN f.close_date IS NOT NULL THEN f.class END,
-           f.declared_outcome, f.legal_outcome, f.masked_late,
-           f.due_date, f.legal_due_date, st.stops
-    FROM pg_temp.form06_in f
-    -- the catalogue version in force at receipt, else the earliest
-    LEFT JOIN dw.procedure_version v
-           ON v.unit_code = f.unit_code AND v.procedure_code = f.procedure_code
-          AND (v.updated_at <= f.received_at OR v.is_first)
-          AND (v.valid_to > f.received_at OR v.valid_to IS NULL)
-    LEFT JOIN pg_temp.form06_stop st ON st.ma_ho_so = f.ma_ho_so
-    $sql$, p_target);
-END
-$$;
-
--- The events of the facts of pg_temp.form06_scope (or p_facts, a FROM item
--- of facts f), times p_sign, added to pg_temp.form06_delta: each fact's
--- arrays unnested in the select list (dw.form06_event_days), then summed
--- per unit, field and day into the columns they count in.
-CREATE FUNCTION etl._form06_count(p_sign int,
-    p_facts text DEFAULT 'pg_temp.form06_scope t JOIN dw.form06_fact f USING (ma_ho_so)')
-RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    -- dynamic: the facts are the stored ones of the scope, or a table of them
     EXECUTE format($sql$
     INSERT INTO pg_temp.form06_delta
     SELECT e.unit_code, e.field_code, e.day,
@@ -274,26 +208,29 @@ BEGIN
            %2$s * coalesce(sum(sign(e.c)) FILTER (WHERE abs(e.c) = 10), 0),
            %2$s * coalesce(sum(sign(e.c)) FILTER (WHERE abs(e.c) = 11), 0),
            %2$s * coalesce(sum(sign(e.c)) FILTER (WHERE abs(e.c) = 12), 0)
-    FROM (SELECT f.unit_code, f.field_code,
-                 unnest(dw.form06_event_days(f.receipt_day, f.close_day, f.channel,
-                                             f.closed_as, f.declared_outcome,
-                                             f.legal_outcome, f.masked_late, f.due_day,
-                                             f.legal_due_date, f.legal_stops)) AS day,
+    FROM (SELECT x.k_unit AS unit_code, x.field_code,
+                 unnest(dw.form06_event_days(
+                     x.receipt_date, x.close_date, x.k_channel,
+                     CASE WHEN x.close_date IS NOT NULL THEN x.class END,
+                     x.declared_outcome, x.legal_outcome, x.masked_late, x.due_date,
+                     x.legal_due_date, x.legal_stops)) AS day,
                  unnest(dw.form06_event_columns()) AS c
           FROM %1$s
+          WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL
           UNION ALL
           SELECT o.unit_code, o.field_code, unnest(ARRAY[lower(o.span), upper(o.span)]),
                  unnest('{12, -12}'::smallint[])
-          FROM (SELECT f.unit_code, f.field_code,
-                       unnest(dw.form06_legal_overdue_spans(f.receipt_day, f.close_day,
-                                                            f.legal_due_date,
-                                                            f.legal_stops)) AS span
+          FROM (SELECT x.k_unit AS unit_code, x.field_code,
+                       unnest(dw.form06_legal_overdue_spans(x.receipt_date, x.close_date,
+                                                            x.legal_due_date,
+                                                            x.legal_stops)) AS span
                 FROM %1$s
-                WHERE f.legal_stops IS NOT NULL AND f.legal_due_date IS NOT NULL) o
+                WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL
+                  AND x.legal_stops IS NOT NULL AND x.legal_due_date IS NOT NULL) o
          ) e
     WHERE e.day IS NOT NULL
     GROUP BY e.unit_code, e.field_code, e.day
-    $sql$, p_facts, p_sign);
+    $sql$, p_derived, p_sign);
 END
 $$;
 
@@ -502,75 +439,39 @@ LANGUAGE sql AS $$
 $$;
 
 -- Brings form 06 up to date with the derivation of this transaction: in
--- bulk, everything again; else the dossiers of pg_temp.count_set (those
--- etl._derive_touched re-derived): their old events subtracted, their new
--- ones added, and the rows of the periods they can change rebuilt.  A
--- span that gains report months at its end adds the rows of the new
--- periods; one that changes otherwise rebuilds every row, as it changes
--- which periods exist.
+-- bulk, everything again; else the dossiers etl._derive_touched derived
+-- again (pg_temp.derived_old, derived_new): their old events subtracted,
+-- their new ones added, and the rows of the periods they can change
+-- rebuilt.  A span that gains report months at its end adds the rows of
+-- the new periods; one that changes otherwise rebuilds every row, as it
+-- changes which periods exist.
 CREATE FUNCTION etl._form06_derive(p_bulk boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    nestloop text := current_setting('enable_nestloop');
     old_from date;
     old_to   date;
     new_from date;
     new_to   date;
-    restore  text[];
+    o_from   date;
+    o_to     date;
+    held     boolean;
 BEGIN
     PERFORM etl._form06_create_work();
     SELECT span_from, span_to INTO old_from, old_to FROM dw.form06_state FOR UPDATE;
 
     IF p_bulk THEN
-        -- no TRUNCATE (readers never wait): the facts derived beside and
-        -- only the changed ones written; the day rows get minus what they
-        -- hold plus every event counted again, and only those that moved
-        -- are written
-        INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM dw.dossier_key;
-        ANALYZE pg_temp.form06_scope;
-        -- every dossier: hash joins, as etl._derive_all does
-        PERFORM set_config('enable_nestloop', 'off', true);
-        IF NOT EXISTS (SELECT FROM dw.form06_fact) THEN
-            -- a first load: the indexes built once, after the rows, 6.2 s
-            -- -> 3.7 s at a million dossiers (no view of mart reads this
-            -- table, so the lock of the drop keeps no reader waiting)
-            restore := etl._drop_indexes('dw.form06_fact');
-            PERFORM etl._form06_facts();
-            PERFORM etl._create_indexes(restore);
-        ELSE
-            DROP TABLE IF EXISTS pg_temp.form06_fact_all;
-            CREATE TEMP TABLE form06_fact_all (LIKE dw.form06_fact) ON COMMIT DROP;
-            PERFORM etl._form06_facts('pg_temp.form06_fact_all');
-            PERFORM etl._sync('dw.form06_fact', 'pg_temp.form06_fact_all', '{ma_ho_so}');
-            DROP TABLE pg_temp.form06_fact_all;
-        END IF;
+        -- no TRUNCATE (readers never wait): the day rows get minus what
+        -- they hold plus every event counted again, and only those that
+        -- moved are written
         PERFORM etl._subtract_all('dw.form06_day', 'pg_temp.form06_delta');
-        PERFORM etl._form06_count(1);
-        PERFORM set_config('enable_nestloop', nestloop, true);
-        PERFORM etl._form06_apply();
+        PERFORM etl._form06_count(1, 'dw.dossier_derived x');
     ELSE
-        INSERT INTO pg_temp.form06_scope SELECT ma_ho_so, unit_code, home_month FROM pg_temp.count_set;
-        ANALYZE pg_temp.form06_scope;
-        -- the scope's facts before and after, beside: each side counted
-        -- from there, and a fact that came out as it was neither counted
-        -- nor written
-        DROP TABLE IF EXISTS pg_temp.form06_old, pg_temp.form06_new, pg_temp.form06_same;
-        CREATE TEMP TABLE form06_old (LIKE dw.form06_fact) ON COMMIT DROP;
-        CREATE TEMP TABLE form06_new (LIKE dw.form06_fact) ON COMMIT DROP;
-        INSERT INTO pg_temp.form06_old
-        SELECT f.* FROM pg_temp.form06_scope t JOIN dw.form06_fact f USING (ma_ho_so);
-        PERFORM etl._form06_facts('pg_temp.form06_new', 'pg_temp.derived_new');
-        CREATE TEMP TABLE form06_same ON COMMIT DROP AS
-        SELECT o.ma_ho_so FROM pg_temp.form06_old o JOIN pg_temp.form06_new n USING (ma_ho_so)
-        WHERE ROW(o.*) IS NOT DISTINCT FROM ROW(n.*);
-        DELETE FROM pg_temp.form06_old o USING pg_temp.form06_same x WHERE o.ma_ho_so = x.ma_ho_so;
-        DELETE FROM pg_temp.form06_new n USING pg_temp.form06_same x WHERE n.ma_ho_so = x.ma_ho_so;
-        PERFORM etl._form06_count(-1, 'pg_temp.form06_old f');
-        PERFORM etl._form06_count(1, 'pg_temp.form06_new f');
-        DELETE FROM dw.form06_fact f USING pg_temp.form06_old o WHERE f.ma_ho_so = o.ma_ho_so;
-        INSERT INTO dw.form06_fact SELECT * FROM pg_temp.form06_new;
-        PERFORM etl._form06_apply();
+        -- a dossier that counts as it did adds and takes away the same
+        -- events: they cancel in etl._form06_apply, and nothing is written
+        PERFORM etl._form06_count(-1, 'pg_temp.derived_old x');
+        PERFORM etl._form06_count(1, 'pg_temp.derived_new x');
     END IF;
+    PERFORM etl._form06_apply();
     -- pg_temp.merged exists when a derivation runs, not when a migration fills
     IF p_bulk THEN
         PERFORM etl._form06_fields();
@@ -578,10 +479,33 @@ BEGIN
         PERFORM etl._form06_fields();
     END IF;
 
-    SELECT (SELECT min(receipt_day) FROM dw.form06_fact),
-           greatest((SELECT max(receipt_day) FROM dw.form06_fact),
-                    (SELECT max(close_day) FROM dw.form06_fact))
-    INTO new_from, new_to;
+    -- the span: the earliest receipt day and the latest receipt or closing
+    -- day of the received dossiers.  A night's dossiers move it out; an
+    -- edge one of them held before and none holds now may move in, and
+    -- only then are all the derived rows read again (as for the
+    -- indicators' span, etl._derive_touched).  A bulk derivation has no
+    -- derived_old: a condition of its own.
+    held := p_bulk OR old_from IS NULL;
+    IF NOT held THEN
+        SELECT min(x.receipt_date), max(greatest(x.receipt_date, x.close_date))
+        INTO o_from, o_to
+        FROM pg_temp.derived_old x
+        WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
+        SELECT min(x.receipt_date), max(greatest(x.receipt_date, x.close_date))
+        INTO new_from, new_to
+        FROM pg_temp.derived_new x
+        WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
+        held := coalesce((o_from = old_from AND NOT coalesce(new_from <= old_from, false))
+                         OR (o_to = old_to AND NOT coalesce(new_to >= old_to, false)), false);
+        new_from := least(old_from, new_from);
+        new_to := greatest(old_to, new_to);
+    END IF;
+    IF held THEN
+        SELECT min(x.receipt_date), max(greatest(x.receipt_date, x.close_date))
+        INTO new_from, new_to
+        FROM dw.dossier_derived x
+        WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
+    END IF;
     -- no received dossier, no span and no row (a warehouse without data
     -- holds none)
     DELETE FROM dw.form06_state WHERE new_from IS NULL;

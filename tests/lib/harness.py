@@ -298,7 +298,10 @@ DUMP_EXCLUDED_COLUMNS = {
 def warehouse_dump(cluster, db, schemas=("dw", "mart"), exclude=DUMP_EXCLUDED_COLUMNS):
     """A deterministic text dump of every table and view of the schemas
     (partitions are read through their parent), each sorted by all of its
-    columns, without the columns of `exclude`.  Returns {relation: text}."""
+    columns, without the columns of `exclude`: a column's name (in every
+    relation) or schema.relation.column.  Returns {relation: text}."""
+    plain = [x for x in exclude if "." not in x] or ["-"]
+    qualified = [x for x in exclude if "." in x] or ["-"]
     rels = cluster.psql(db, f"""
         SELECT n.nspname || '.' || c.relname,
                string_agg(quote_ident(a.attname), ',' ORDER BY a.attnum)
@@ -307,7 +310,9 @@ def warehouse_dump(cluster, db, schemas=("dw", "mart"), exclude=DUMP_EXCLUDED_CO
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
         WHERE n.nspname IN ({','.join("'" + s + "'" for s in schemas)})
           AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition
-          AND a.attname NOT IN ({','.join("'" + x + "'" for x in exclude)})
+          AND a.attname NOT IN ({','.join("'" + x + "'" for x in plain)})
+          AND n.nspname || '.' || c.relname || '.' || a.attname
+              NOT IN ({','.join("'" + x + "'" for x in qualified)})
         GROUP BY 1 ORDER BY 1""")
     script = []
     names = []

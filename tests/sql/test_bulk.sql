@@ -3,7 +3,7 @@
 -- run twice on the same state, once per path: the first run's digest is kept
 -- in a psql variable and the run rolled back.
 \ir lib.sql
-SELECT plan(25);
+SELECT plan(24);
 SELECT pg_temp.rules_2024() IS NOT NULL AS rules;
 
 -- 1. A first load into an empty warehouse: the merge loads the stream as it
@@ -111,18 +111,12 @@ SELECT is((SELECT count(*) FROM dw.dossier_key), 2::bigint, 'repeated keys: two 
 SELECT is((SELECT string_agg(c.conname, ' ' ORDER BY c.conname) FROM pg_constraint c
                    WHERE c.conrelid IN ('dw.dossier'::regclass, 'dw.dossier_key'::regclass,
                                         'dw.log_step'::regclass, 'dw.supplement'::regclass,
-                                        'dw.dossier_derived'::regclass,
-                                        'dw.form06_fact'::regclass) AND c.contype = 'p'),
-                  'dossier_derived_pkey dossier_key_pkey dossier_pkey form06_fact_pkey log_step_pkey supplement_pkey',
+                                        'dw.dossier_derived'::regclass) AND c.contype = 'p'),
+                  'dossier_derived_pkey dossier_key_pkey dossier_pkey log_step_pkey supplement_pkey',
                   'the primary keys are back after the bulk loads');
 SELECT is((SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                    WHERE c.relname = 'dossier_procedure_idx'), 1::bigint,
                   'the catalogue index of the dossiers is back');
-SELECT is((SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_index i
-                   JOIN pg_class c ON c.oid = i.indexrelid
-                   WHERE i.indrelid = 'dw.form06_fact'::regclass),
-                  'form06_fact_close_idx form06_fact_pkey form06_fact_receipt_idx',
-                  'the indexes of form 06''s facts are back');
 SELECT is(pg_temp.marts_equal_rescore(pg_temp.lt('2024-05-02 00:00')), NULL,
                   'repeated keys: = rescore');
 
