@@ -1,7 +1,8 @@
 -- form06: form 06 and the report periods it is cut by (reports.md,
 -- "Report periods" and "Form 06").  The state is
--- sql/migrations/012_form06.sql; the view and the function BI reads
--- (mart.form06, mart.form06_range) are in marts.sql.
+-- sql/migrations/012_form06.sql and what each dossier counts as its
+-- derived row (derive.sql; 016_form06_in_derived.sql); the view and the
+-- function BI reads (mart.form06, mart.form06_range) are in marts.sql.
 --
 -- The rules that live here:
 --   dw.report_month, dw.report_trunc, dw.report_periods
@@ -14,7 +15,7 @@
 --                      through its last day
 -- mart.form06 (report periods, kept by every load: etl._form06_derive,
 -- called by etl._derive) and mart.form06_range (any range of days,
--- computed when asked) both go through these two.
+-- computed when asked) both go through the events and dw.form06_columns.
 
 -- ------------------------------------------------------- report periods
 
