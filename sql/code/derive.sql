@@ -25,7 +25,7 @@
 --     (etl._count_dossiers; a period not ended: kpi.sql);
 --   * the monthly counts (dw.unit_month, dw.step_month): added and
 --     subtracted per dossier (etl._count_dossiers, etl._apply_deltas) and
---     the span of the indicators (etl._full_span).
+--     the span of the indicators (etl._indicator_span).
 -- etl.derive re-derives what the merges of the transaction touched,
 -- etl.rescore everything, by the same statements, in two modes that give
 -- the same warehouse (etl._derive):
@@ -591,14 +591,57 @@ LANGUAGE sql AS $$
     ANALYZE pg_temp.touched_sm;
 $$;
 
--- The span of the indicators: the earliest and latest local date of any
--- receipt or finish of a received dossier.
-CREATE FUNCTION etl._full_span(OUT span_from date, OUT span_to date)
-LANGUAGE sql STABLE AS $$
-    SELECT min(least(receipt_date, finish_date)), max(greatest(receipt_date, finish_date))
-    FROM dw.dossier_derived
+-- A span of days over derived rows: min(p_lo) and max(p_hi) over the rows
+-- x of p_rows (a FROM item) that meet p_where.  Two spans are kept: the
+-- indicators' (etl._indicator_span) and form 06's (etl._form06_derive).
+-- Dynamic: the expressions are the caller's.
+CREATE FUNCTION etl._span(p_rows text, p_lo text, p_hi text, p_where text,
+                          OUT span_from date, OUT span_to date)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    EXECUTE format('SELECT min(%s), max(%s) FROM %s WHERE %s', p_lo, p_hi, p_rows, p_where)
+    INTO span_from, span_to;
+END
 $$;
 
+-- The same span after an incremental derivation, which held it at
+-- (p_from, p_to): it moves out with the touched dossiers' new rows
+-- (pg_temp.derived_new); an edge one of their old rows (derived_old) held
+-- and none of the new holds may move in, and only then is every derived
+-- row read (a night whose dossiers stay off the edges, or on them, does
+-- not).  No span yet: every row read.
+CREATE FUNCTION etl._span_moved(p_from date, p_to date, p_lo text, p_hi text,
+                                p_where text, OUT span_from date, OUT span_to date)
+LANGUAGE plpgsql AS $$
+DECLARE
+    o_from date;
+    o_to   date;
+BEGIN
+    IF p_from IS NOT NULL THEN
+        SELECT * INTO o_from, o_to
+        FROM etl._span('pg_temp.derived_old x', p_lo, p_hi, p_where);
+        SELECT * INTO span_from, span_to
+        FROM etl._span('pg_temp.derived_new x', p_lo, p_hi, p_where);
+        IF NOT ((o_from = p_from AND NOT coalesce(span_from <= p_from, false))
+                OR (o_to = p_to AND NOT coalesce(span_to >= p_to, false))) THEN
+            span_from := least(p_from, span_from);
+            span_to := greatest(p_to, span_to);
+            RETURN;
+        END IF;
+    END IF;
+    SELECT * INTO span_from, span_to FROM etl._span('dw.dossier_derived x', p_lo, p_hi, p_where);
+END
+$$;
+
+-- The span of the indicators: the earliest and latest local date of any
+-- receipt or finish of a received dossier; p_from NULL: read whole (a
+-- bulk derivation), else moved by an incremental one (etl._span_moved).
+CREATE FUNCTION etl._indicator_span(p_from date, p_to date,
+                                    OUT span_from date, OUT span_to date)
+LANGUAGE sql AS $$
+    SELECT * FROM etl._span_moved(p_from, p_to, 'least(x.receipt_date, x.finish_date)',
+                                  'greatest(x.receipt_date, x.finish_date)', 'true')
+$$;
 -- Bulk: every dossier derived again, the monthly counts summed from scratch.
 -- Nothing is truncated and no index of a table a reader sees is dropped
 -- (readers never wait; partition.sql): into an empty dw.dossier_derived
@@ -698,10 +741,6 @@ CREATE FUNCTION etl._derive_touched(p_office_close time, p_span_from date,
 LANGUAGE plpgsql AS $$
 DECLARE
     months  text;
-    o_from  date;
-    o_to    date;
-    n_from  date;
-    n_to    date;
 BEGIN
     TRUNCATE pg_temp.count_set;
     INSERT INTO pg_temp.count_set
@@ -761,21 +800,8 @@ BEGIN
     END IF;
     PERFORM etl._apply_deltas();
 
-    -- the span: it moves out with the touched dossiers; an edge one of them
-    -- held before and none holds now may move in, which takes a look at
-    -- every dossier (a night whose dossiers all stay on the edge does not)
-    SELECT min(least(receipt_date, finish_date)), max(greatest(receipt_date, finish_date))
-    INTO o_from, o_to FROM pg_temp.derived_old;
-    SELECT min(least(receipt_date, finish_date)), max(greatest(receipt_date, finish_date))
-    INTO n_from, n_to FROM pg_temp.derived_new;
-    IF p_span_from IS NULL
-       OR (o_from = p_span_from AND NOT coalesce(n_from <= p_span_from, false))
-       OR (o_to = p_span_to AND NOT coalesce(n_to >= p_span_to, false)) THEN
-        SELECT * INTO span_from, span_to FROM etl._full_span();
-    ELSE
-        span_from := least(p_span_from, n_from);
-        span_to := greatest(p_span_to, n_to);
-    END IF;
+    -- the span of the indicators, moved by the touched dossiers
+    SELECT * INTO span_from, span_to FROM etl._indicator_span(p_span_from, p_span_to);
 END
 $$;
 
@@ -806,7 +832,7 @@ BEGIN
 
     IF v_bulk THEN
         PERFORM etl._derive_all(st.office_close);
-        SELECT * INTO v_from, v_to FROM etl._full_span();
+        SELECT * INTO v_from, v_to FROM etl._indicator_span(NULL, NULL);
         st.span_from := NULL;
         st.span_to := NULL;
         st.last_as_of := NULL;

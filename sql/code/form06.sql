@@ -453,9 +453,6 @@ DECLARE
     old_to   date;
     new_from date;
     new_to   date;
-    o_from   date;
-    o_to     date;
-    held     boolean;
 BEGIN
     PERFORM etl._form06_create_work();
     SELECT span_from, span_to INTO old_from, old_to FROM dw.form06_state FOR UPDATE;
@@ -481,32 +478,12 @@ BEGIN
     END IF;
 
     -- the span: the earliest receipt day and the latest receipt or closing
-    -- day of the received dossiers.  A night's dossiers move it out; an
-    -- edge one of them held before and none holds now may move in, and
-    -- only then are all the derived rows read again (as for the
-    -- indicators' span, etl._derive_touched).  A bulk derivation has no
-    -- derived_old: a condition of its own.
-    held := p_bulk OR old_from IS NULL;
-    IF NOT held THEN
-        SELECT min(x.receipt_date), max(greatest(x.receipt_date, x.close_date))
-        INTO o_from, o_to
-        FROM pg_temp.derived_old x
-        WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
-        SELECT min(x.receipt_date), max(greatest(x.receipt_date, x.close_date))
-        INTO new_from, new_to
-        FROM pg_temp.derived_new x
-        WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
-        held := coalesce((o_from = old_from AND NOT coalesce(new_from <= old_from, false))
-                         OR (o_to = old_to AND NOT coalesce(new_to >= old_to, false)), false);
-        new_from := least(old_from, new_from);
-        new_to := greatest(old_to, new_to);
-    END IF;
-    IF held THEN
-        SELECT min(x.receipt_date), max(greatest(x.receipt_date, x.close_date))
-        INTO new_from, new_to
-        FROM dw.dossier_derived x
-        WHERE x.class <> 'not_received' AND x.receipt_date IS NOT NULL;
-    END IF;
+    -- day of the received dossiers, moved by a night's dossiers as the
+    -- indicators' is (etl._span_moved); a bulk derivation reads it whole
+    SELECT * INTO new_from, new_to
+    FROM etl._span_moved(CASE WHEN NOT p_bulk THEN old_from END, old_to, 'x.receipt_date',
+                         'greatest(x.receipt_date, x.close_date)',
+                         'x.class <> ''not_received'' AND x.receipt_date IS NOT NULL');
     -- no received dossier, no span and no row (a warehouse without data
     -- holds none)
     DELETE FROM dw.form06_state WHERE new_from IS NULL;
